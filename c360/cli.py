@@ -1,0 +1,175 @@
+"""The ``c360`` command line: every step of the pipeline, each runnable alone, each idempotent."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from c360 import pipeline
+from c360.audit import FIELDS, latest_audits
+from c360.errors import C360Error
+from c360.settings import Settings
+from c360.storage import Lake, LakeError
+
+app = typer.Typer(
+    help="Customer 360 for a bank with a retail arm: generate sources, stage them with Spark, build with dbt, export.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+LakeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lake", help="Lake root: a local folder or an s3:// URI. Default: $C360_LAKE, else ./lake."
+    ),
+]
+ScaleOption = Annotated[float | None, typer.Option("--scale", help="Data volume; 1 is about 5,000 clients.")]
+SeedOption = Annotated[
+    int | None, typer.Option("--seed", help="Random seed; same seed and scale, same files.")
+]
+
+T = TypeVar("T")
+
+
+def _settings(lake: str | None, **overrides: object) -> tuple[Settings, Lake]:
+    try:
+        settings = Settings().with_overrides(lake=lake, **overrides)
+        return settings, Lake(settings.lake)
+    except (ValueError, LakeError) as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code=1)
+
+
+def _step(title: str, action: Callable[[], T]) -> T:
+    """Run one step with a spinner; turn the errors a user can act on into a message and exit code 1."""
+    try:
+        with console.status(f"[bold]{title}[/]..."):
+            return action()
+    except (C360Error, LakeError) as exc:
+        _fail(f"{title} failed: {exc}")
+    except Exception as exc:
+        if os.environ.get("C360_DEBUG"):
+            raise
+        _fail(f"{title} failed: {type(exc).__name__}: {exc} (set C360_DEBUG=1 for the traceback)")
+    raise AssertionError("unreachable")
+
+
+@app.command()
+def generate(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None) -> None:
+    """Simulate the source systems into the raw zone."""
+    settings, store = _settings(lake, scale=scale, seed=seed)
+    files = _step("Generating sources", lambda: pipeline.generate(settings, store))
+    for f in files:
+        out.print(f"{f.source:>10}  {f.records:>9,} records  {f.uri}")
+
+
+@app.command()
+def stage(lake: LakeOption = None) -> None:
+    """Stage every raw source with the Spark jobs (typed, validated, deduplicated Parquet)."""
+    settings, store = _settings(lake)
+    audits = _step("Staging with Spark", lambda: pipeline.stage(settings, store))
+    _print_audits(audits)
+    unbalanced = [a.source for a in audits if not a.balanced]
+    if unbalanced:
+        _fail(f"reconciliation failed for {', '.join(unbalanced)}")
+
+
+@app.command()
+def build(lake: LakeOption = None) -> None:
+    """Build the analytics layer with dbt (models, snapshots, seeds and tests)."""
+    settings, store = _settings(lake)
+    result = _step("Building with dbt", lambda: pipeline.build(settings, store))
+    out.print(f"dbt build passed: {result.nodes} nodes; marts in {store.uri('analytics')}")
+
+
+@app.command()
+def export(lake: LakeOption = None) -> None:
+    """Export customer_360 profiles as DynamoDB JSON (and, later, to DynamoDB)."""
+    settings, store = _settings(lake)
+    result = _step("Exporting profiles", lambda: pipeline.export(settings, store))
+    out.print(f"exported {result.items:,} profiles to {result.uri}")
+
+
+@app.command()
+def audit(
+    lake: LakeOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show, per source, raw = stage + quarantined + deduplicated for the latest batch."""
+    _, store = _settings(lake)
+    audits = _step("Reading audit records", lambda: latest_audits(store))
+    if as_json:
+        out.print_json(json.dumps([a.as_dict() for a in audits]))
+    else:
+        _print_audits(audits)
+    if not audits:
+        _fail(f"no audit records under {store.uri('logs', 'audit')}; run `c360 stage` first")
+    if any(not a.balanced for a in audits):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None) -> None:
+    """The whole pipeline: start local services, generate, stage, build, export; print where results are."""
+    from c360.services.postgres import PostgresCluster
+
+    settings, store = _settings(lake, scale=scale, seed=seed)
+    if store.is_local:
+        cluster = PostgresCluster(settings.lake)
+        info = _step("Starting the local PostgreSQL (sourcemf)", cluster.start)
+        out.print(f"PostgreSQL sourcemf: {info.redacted()}")
+    else:
+        cluster = None
+    try:
+        generate(lake=settings.lake, scale=settings.scale, seed=settings.seed)
+        stage(lake=settings.lake)
+        build(lake=settings.lake)
+        export(lake=settings.lake)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    out.print()
+    out.print("[bold green]Done.[/] Results:")
+    out.print(f"  customer_360 (Parquet): {store.uri('analytics', 'customer_360')}")
+    out.print(f"  DuckDB database:        {store.uri('analytics', 'c360.duckdb')}")
+    out.print(f"  DynamoDB export:        {store.uri('analytics', 'exports', 'dynamodb')}")
+    out.print(f"  Quarantine:             {store.uri('stage', '_quarantine')}")
+    out.print(f"  Audit records:          {store.uri('logs', 'audit')}")
+
+
+def _print_audits(audits: list) -> None:
+    table = Table(title="Batch reconciliation (raw = stage + quarantined + deduplicated)")
+    for name in FIELDS:
+        table.add_column(name, justify="right" if name.endswith("rows") else "left")
+    for a in audits:
+        row = a.as_dict()
+        table.add_row(
+            *[
+                ("[green]yes[/]" if row[k] else "[red]NO[/]") if k == "balanced" else f"{row[k]}"
+                for k in FIELDS
+            ]
+        )
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Exports of the analytics layer to its consumers (DynamoDB profiles, dashboards)."""

@@ -1,0 +1,120 @@
+"""customer_360 -> DynamoDB JSON, the format DynamoDB's ``ImportTable`` reads (one ``{"Item": {...}}`` per line,
+gzip-compressed). Nulls are omitted (never ``'_'`` or 0 placeholders), numbers are Decimals, dates ISO strings,
+and no direct identifier leaves the lake."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+from boto3.dynamodb.types import TypeSerializer
+
+from c360.errors import ExportError
+from c360.storage import Lake, LakeError
+
+MART = "customer_360"
+PARTITION_KEY = "client_id"
+MAX_ITEM_BYTES = 400 * 1024
+DIRECT_IDENTIFIERS = frozenset(
+    {"first_name", "last_name", "name", "email", "phone", "street_address", "birth_date", "contact_name"}
+)
+"""Columns that identify a person directly; they never enter an exported item."""
+
+_serializer = TypeSerializer()
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    uri: str
+    items: int
+    run_id: str
+
+
+def _to_attribute_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        return Decimal(repr(value))
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def to_item(row: dict[str, Any]) -> dict[str, Any]:
+    """One customer_360 row as a DynamoDB item in DynamoDB JSON (typed attribute values), nulls omitted."""
+    item = {}
+    for column, raw in row.items():
+        if column in DIRECT_IDENTIFIERS:
+            continue
+        value = _to_attribute_value(raw)
+        if value is None or value == "":
+            continue
+        item[column] = _serializer.serialize(value)
+    if PARTITION_KEY not in item:
+        raise ExportError(f"a {MART} row has no {PARTITION_KEY}: {row!r}")
+    return item
+
+
+def item_lines(table: pa.Table) -> Iterator[str]:
+    for row in table.to_pylist():
+        line = json.dumps({"Item": to_item(row)}, separators=(",", ":"), sort_keys=True)
+        if len(line.encode()) > MAX_ITEM_BYTES:
+            raise ExportError(
+                f"item for client_id={row.get(PARTITION_KEY)} exceeds DynamoDB's 400 KB item limit"
+            )
+        yield line
+
+
+def read_mart(lake: Lake) -> pa.Table:
+    uri = lake.uri("analytics", MART)
+    try:
+        table = lake.read_parquet(uri)
+    except LakeError as exc:
+        raise ExportError(f"{MART} is not built yet ({exc}); run `c360 build` first") from exc
+    return table.sort_by([(PARTITION_KEY, "ascending")])
+
+
+def export_items(lake: Lake) -> ExportResult:
+    """Write customer_360 as DynamoDB JSON under ``analytics/exports/dynamodb/<run>/data/``.
+
+    The run id is the as-of date plus a hash of the content, so exporting the same build twice writes the same
+    bytes to the same place.
+    """
+    table = read_mart(lake)
+    lines = list(item_lines(table))
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
+    as_of = (
+        table.column("as_of_date")[0].as_py()
+        if table.num_rows and "as_of_date" in table.column_names
+        else None
+    )
+    run_id = f"{as_of.isoformat() if as_of else 'empty'}-{digest}"
+    base = lake.uri("analytics", "exports", "dynamodb", run_id)
+    data_uri = f"{base}/data/part-00000.json.gz"
+    count = lake.write_lines_gz(data_uri, iter(lines))
+    lake.write_json(
+        f"{base}/manifest.json",
+        {
+            "table": MART,
+            "run_id": run_id,
+            "items": count,
+            "partition_key": PARTITION_KEY,
+            "files": [data_uri],
+        },
+    )
+    return ExportResult(uri=data_uri, items=count, run_id=run_id)

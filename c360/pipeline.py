@@ -1,0 +1,60 @@
+"""The pipeline's steps, in order. The same list drives ``c360 run`` locally and the Step Functions state machine
+on AWS (infra/ is tested against it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from c360.audit import SourceAudit, latest_audits
+from c360.dbt_runner import BuildResult, run_dbt
+from c360.export.dynamodb import ExportResult, export_items
+from c360.settings import Settings
+from c360.storage import Lake
+
+STEPS = ("generate", "stage", "build", "export")
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    source: str
+    uri: str
+    records: int
+
+
+def generate(settings: Settings, lake: Lake) -> list[GeneratedFile]:
+    """Simulate every source system's batches into the raw zone."""
+    from ingestion import crm
+
+    lake.ensure_zones()
+    return [GeneratedFile("crm", uri, count) for uri, count in crm.generate(settings, lake)]
+
+
+STAGE_JOBS = ("stage_crm_customers",)
+"""The Spark stage jobs, in the order ``c360 stage`` runs them in one session."""
+
+
+def stage(settings: Settings, lake: Lake, progress: Callable[[str], None] | None = None) -> list[SourceAudit]:
+    """Run every stage job in one local SparkSession (one JVM start for all of them)."""
+    import importlib
+
+    from c360.spark import local_session
+
+    lake.ensure_zones()
+    spark = local_session(settings)
+    for name in STAGE_JOBS:
+        if progress:
+            progress(name)
+        job = importlib.import_module(f"spark_jobs.{name}")
+        job.run(spark, lake.uri("raw"), lake.uri("stage"), lake.uri("logs"))
+    return latest_audits(lake)
+
+
+def build(settings: Settings, lake: Lake) -> BuildResult:
+    """``dbt build`` (seeds, models, snapshots, tests) on the configured target."""
+    lake.ensure_zones()
+    return run_dbt(settings, "build")
+
+
+def export(settings: Settings, lake: Lake) -> ExportResult:
+    return export_items(lake)

@@ -1,0 +1,1 @@
+"""Local stand-ins for the services the pipeline talks to on AWS."""

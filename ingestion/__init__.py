@@ -1,0 +1,1 @@
+"""Source simulators: each module generates one source system's batch and is also an AWS Lambda handler."""

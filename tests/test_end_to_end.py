@@ -1,0 +1,102 @@
+"""The walking skeleton end to end, through the CLI, on a small scale in a temporary lake."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from c360.cli import app
+
+pytestmark = pytest.mark.spark
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def built_lake(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lake = tmp_path_factory.mktemp("e2e") / "lake"
+    runner = CliRunner()
+    for args in (["generate", "--scale", "0.1", "--seed", "11"], ["stage"], ["build"], ["export"]):
+        result = runner.invoke(app, [*args, "--lake", str(lake)])
+        assert result.exit_code == 0, f"c360 {args[0]}: {result.output}"
+    return lake
+
+
+def test_customer_360_has_one_row_per_staged_client(built_lake: Path) -> None:
+    con = duckdb.connect()
+    staged = con.sql(
+        f"select count(*) from read_parquet('{built_lake}/stage/crm_customers/*.parquet')"
+    ).fetchone()[0]
+    rows, clients, nulls = con.sql(
+        f"select count(*), count(distinct client_id), count(*) - count(age_band) "
+        f"from read_parquet('{built_lake}/analytics/customer_360/*.parquet')"
+    ).fetchone()
+    assert rows == clients == staged == 500
+    assert nulls == 0
+
+
+def test_audit_json_reconciles(built_lake: Path) -> None:
+    result = CliRunner().invoke(app, ["audit", "--json"], env={"C360_LAKE": str(built_lake)})
+    assert result.exit_code == 0, result.output
+    (crm,) = json.loads(result.output)
+    assert crm["source"] == "crm_customers"
+    assert crm["raw_rows"] == crm["stage_rows"] + crm["quarantined_rows"] + crm["deduplicated_rows"]
+    assert crm["deduplicated_rows"] > 0 and crm["stage_rows"] == 500
+
+
+def test_export_has_every_profile_without_pii(built_lake: Path) -> None:
+    (data,) = sorted((built_lake / "analytics" / "exports" / "dynamodb").glob("*/data/*.json.gz"))
+    items = [json.loads(line)["Item"] for line in gzip.decompress(data.read_bytes()).decode().splitlines()]
+    assert len(items) == 500
+    assert len({i["client_id"]["N"] for i in items}) == 500
+    assert not {"first_name", "last_name", "email", "phone", "street_address", "birth_date"} & set().union(
+        *items
+    )
+
+
+def test_steps_are_idempotent(built_lake: Path) -> None:
+    before = sorted(p.read_bytes() for p in (built_lake / "analytics" / "customer_360").glob("*.parquet"))
+    runner = CliRunner()
+    for step in ("generate", "stage", "build"):
+        args = [step, "--lake", str(built_lake)] + (
+            ["--scale", "0.1", "--seed", "11"] if step == "generate" else []
+        )
+        assert runner.invoke(app, args).exit_code == 0
+    con = duckdb.connect()
+    after = con.sql(
+        f"select count(*) from read_parquet('{built_lake}/analytics/customer_360/*.parquet')"
+    ).fetchone()[0]
+    assert after == 500
+    assert len(before) == len(list((built_lake / "analytics" / "customer_360").glob("*.parquet")))
+
+
+def test_analysts_run_dbt_from_the_repo_root_without_flags(built_lake: Path, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "C360_LAKE": str(built_lake),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+    dbt = str(Path(sys.executable).parent / "dbt")
+    for command in (["test"], ["docs", "generate"]):
+        result = subprocess.run(
+            [dbt, *command], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    assert "model.c360.customer_360" in catalog["nodes"]
+
+
+def test_a_failing_step_exits_non_zero_with_a_message(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["export", "--lake", str(tmp_path / "empty")])
+    assert result.exit_code == 1
+    assert "run `c360 build` first" in result.output
+    result = CliRunner().invoke(app, ["audit", "--lake", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and "run `c360 stage` first" in result.output

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from c360.errors import ServiceError
+from c360.services.postgres import PostgresCluster
+
+pytestmark = pytest.mark.postgres
+
+
+def test_throwaway_cluster_runs_unprivileged_on_a_local_port(tmp_path: Path) -> None:
+    cluster = PostgresCluster(str(tmp_path / "lake"))
+    info = cluster.start()
+    try:
+        assert info.host == "127.0.0.1" and info.database == "sourcemf"
+        with psycopg.connect(info.dsn) as conn:
+            server_user_uid = conn.execute("select current_setting('data_directory')").fetchone()[0]
+            assert server_user_uid == info.data_dir
+        owner = Path(info.data_dir).stat().st_uid
+        assert owner != 0, "the server never runs as root"
+        if os.geteuid() == 0:
+            assert pwd.getpwuid(owner).pw_name == cluster.user
+        assert cluster.start().port == info.port, "starting again reuses the running cluster"
+        assert "***" in info.redacted() and info.password not in info.redacted()
+    finally:
+        cluster.stop()
+    assert not cluster.is_running(info)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(info.dsn, connect_timeout=2)
+
+
+def test_cluster_needs_a_local_lake() -> None:
+    with pytest.raises(ServiceError, match="needs a local lake"):
+        PostgresCluster("s3://bucket/lake")
