@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -34,13 +34,19 @@ MARITAL_STATUS_P = [0.34, 0.48, 0.12, 0.06]
 INCOME_BANDS = np.array(["under_25k", "25k_50k", "50k_100k", "100k_200k", "200k_plus"])
 INCOME_BANDS_P = [0.22, 0.33, 0.28, 0.13, 0.04]
 CHANGE_SHARE = 0.08
-"""Share of customers whose address, marital status or income band changes during the last extract period."""
+"""Share of customers whose address, marital status or income band changes in a 30-day period."""
+FUTURE_DAYS = 366
+"""Clients keep joining for this many days after the end date, for daily increments (``c360 generate --day``)."""
 
 
 @dataclass(frozen=True)
 class Population:
-    """The simulated CRM: base attributes of every client and, for some, a later changed state."""
+    """The simulated CRM: every client's base attributes. Changes (moves, marriage, income) are drawn per day by
+    :func:`changes_on`, so any day's state can be rebuilt without storing history."""
 
+    seed: int
+    end_date: date
+    clients_at_end: int
     client_id: np.ndarray
     created_at: np.ndarray  # datetime64[s]
     birth_date: np.ndarray  # datetime64[D]
@@ -56,11 +62,20 @@ class Population:
     income_band: np.ndarray
     street_address: np.ndarray
     city: np.ndarray
-    changed_at: np.ndarray  # datetime64[s]; NaT where the client never changes
-    new_marital_status: np.ndarray
-    new_income_band: np.ndarray
-    new_street_address: np.ndarray
-    new_city: np.ndarray
+    streets: np.ndarray
+    cities: np.ndarray
+
+
+@dataclass(frozen=True)
+class DayChanges:
+    """The CRM changes of one day: which clients (indexes), when, and their new values."""
+
+    index: np.ndarray
+    at: np.ndarray  # datetime64[s]
+    marital_status: np.ndarray
+    income_band: np.ndarray
+    street_address: np.ndarray
+    city: np.ndarray
 
 
 def _pools(seed: int) -> dict[str, list[str]]:
@@ -78,67 +93,86 @@ def _pools(seed: int) -> dict[str, list[str]]:
 
 
 def client_count(scale: float) -> int:
+    """Clients at the end date: 5,000 per unit of scale."""
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     return max(1, round(CLIENTS_PER_SCALE * scale))
 
 
+def _streets(rng: np.random.Generator, streets: np.ndarray, n: int) -> np.ndarray:
+    numbers = rng.integers(1, 9999, n).astype(str)
+    return np.char.add(np.char.add(numbers, " "), streets[rng.integers(0, len(streets), n)])
+
+
 def build_population(seed: int, scale: float, end_date: date) -> Population:
+    """Clients 1..n created over the history up to ``end_date`` (n = :func:`client_count`), then clients that
+    join after it at the same daily rate, up to a year later, so daily increments past the end date have new
+    customers."""
     n = client_count(scale)
     rng = rng_for(seed, SOURCE, "population")
     pools = _pools(seed)
     span_s = int((start_of_day(end_date) - start_of_day(HISTORY_START)).total_seconds())
-    created = np.datetime64(HISTORY_START.isoformat(), "s") + np.sort(rng.integers(0, span_s, n)).astype(
+    future_n = round(n * FUTURE_DAYS * 86400 / span_s)
+    history = np.sort(rng.integers(0, span_s, n))
+    future = span_s + np.sort(rng.integers(1, FUTURE_DAYS * 86400, future_n))
+    total = n + future_n
+    created = np.datetime64(HISTORY_START.isoformat(), "s") + np.concatenate([history, future]).astype(
         "timedelta64[s]"
     )
     # Ages 18-90 at the end date, skewed towards the middle years.
-    age_days = np.clip(rng.normal(45, 15, n), 18, 90) * 365.25
+    age_days = np.clip(rng.normal(45, 15, total), 18, 90) * 365.25
     birth = np.datetime64(end_date.isoformat(), "D") - age_days.astype("int64").astype("timedelta64[D]")
-    gender = GENDERS[rng.integers(0, 2, n)]
-    first_f = np.array(pools["first_f"])[rng.integers(0, len(pools["first_f"]), n)]
-    first_m = np.array(pools["first_m"])[rng.integers(0, len(pools["first_m"]), n)]
-    first = np.where(gender == "F", first_f, first_m)
-    last = np.array(pools["last"])[rng.integers(0, len(pools["last"]), n)]
-    street_no = rng.integers(1, 9999, n)
+    gender = GENDERS[rng.integers(0, 2, total)]
+    first_f = np.array(pools["first_f"])[rng.integers(0, len(pools["first_f"]), total)]
+    first_m = np.array(pools["first_m"])[rng.integers(0, len(pools["first_m"]), total)]
     streets = np.array(pools["street"])
-    street = np.char.add(np.char.add(street_no.astype(str), " "), streets[rng.integers(0, len(streets), n)])
     cities = np.array(pools["city"])
-    city = cities[rng.integers(0, len(cities), n)]
-    phone = np.array(
-        [f"+1-{a:03d}-{b:03d}-{c:04d}" for a, b, c in rng.integers([200, 200, 0], [999, 999, 9999], (n, 3))]
-    )
-
-    changes = rng.random(n) < CHANGE_SHARE
-    last_period_s = FULL_EXTRACT_LAG_DAYS * 86400
-    changed_at = np.where(
-        changes,
-        np.datetime64(end_date.isoformat(), "s") - rng.integers(1, last_period_s, n).astype("timedelta64[s]"),
-        np.datetime64("NaT", "s"),
-    )
-    new_street = np.char.add(
-        np.char.add(rng.integers(1, 9999, n).astype(str), " "), streets[rng.integers(0, len(streets), n)]
-    )
+    area = rng.integers([200, 200, 0], [999, 999, 9999], (total, 3))
     return Population(
-        client_id=np.arange(1, n + 1, dtype=np.int64),
+        seed=seed,
+        end_date=end_date,
+        clients_at_end=n,
+        client_id=np.arange(1, total + 1, dtype=np.int64),
         created_at=created,
         birth_date=birth,
         gender=gender,
-        first_name=first,
-        last_name=last,
-        phone=phone,
-        occupation=np.array(pools["job"])[rng.integers(0, len(pools["job"]), n)],
-        head_of_household=np.where(rng.random(n) < 0.45, "Y", "N"),
-        cars_owned=rng.choice([0, 1, 2, 3, 4], n, p=[0.2, 0.4, 0.28, 0.09, 0.03]),
-        home_ownership=rng.choice(HOME_OWNERSHIP, n, p=HOME_OWNERSHIP_P),
-        marital_status=rng.choice(MARITAL_STATUS, n, p=MARITAL_STATUS_P),
-        income_band=rng.choice(INCOME_BANDS, n, p=INCOME_BANDS_P),
-        street_address=street,
-        city=city,
-        changed_at=changed_at,
-        new_marital_status=rng.choice(MARITAL_STATUS, n, p=MARITAL_STATUS_P),
-        new_income_band=rng.choice(INCOME_BANDS, n, p=INCOME_BANDS_P),
-        new_street_address=new_street,
-        new_city=cities[rng.integers(0, len(cities), n)],
+        first_name=np.where(gender == "F", first_f, first_m),
+        last_name=np.array(pools["last"])[rng.integers(0, len(pools["last"]), total)],
+        phone=np.array([f"+1-{a:03d}-{b:03d}-{c:04d}" for a, b, c in area]),
+        occupation=np.array(pools["job"])[rng.integers(0, len(pools["job"]), total)],
+        head_of_household=np.where(rng.random(total) < 0.45, "Y", "N"),
+        cars_owned=rng.choice([0, 1, 2, 3, 4], total, p=[0.2, 0.4, 0.28, 0.09, 0.03]),
+        home_ownership=rng.choice(HOME_OWNERSHIP, total, p=HOME_OWNERSHIP_P),
+        marital_status=rng.choice(MARITAL_STATUS, total, p=MARITAL_STATUS_P),
+        income_band=rng.choice(INCOME_BANDS, total, p=INCOME_BANDS_P),
+        street_address=_streets(rng, streets, total),
+        city=cities[rng.integers(0, len(cities), total)],
+        streets=streets,
+        cities=cities,
+    )
+
+
+def changes_on(pop: Population, day: date) -> DayChanges:
+    """The changes recorded on ``day`` (only from the full extract's day on: earlier history is the base state).
+
+    About CHANGE_SHARE of the clients change over a 30-day period, among those who exist at the start of the day.
+    """
+    first_day = pop.end_date - timedelta(days=FULL_EXTRACT_LAG_DAYS)
+    rng = rng_for(pop.seed, SOURCE, "changes", day.isoformat())
+    start = np.datetime64(start_of_day(day).replace(tzinfo=None), "s")
+    existing = int(np.searchsorted(pop.created_at, start))  # created_at is sorted
+    if day < first_day or existing == 0:
+        k = 0
+    else:
+        k = min(existing, int(rng.poisson(pop.clients_at_end * CHANGE_SHARE / FULL_EXTRACT_LAG_DAYS)))
+    index = np.sort(rng.choice(existing, k, replace=False)) if k else np.array([], dtype=np.int64)
+    return DayChanges(
+        index=index,
+        at=start + rng.integers(1, 86400, k).astype("timedelta64[s]"),
+        marital_status=rng.choice(MARITAL_STATUS, k, p=MARITAL_STATUS_P),
+        income_band=rng.choice(INCOME_BANDS, k, p=INCOME_BANDS_P),
+        street_address=_streets(rng, pop.streets, k),
+        city=pop.cities[rng.integers(0, len(pop.cities), k)],
     )
 
 
@@ -147,42 +181,64 @@ def _age_at(birth: np.datetime64, when: date) -> int:
     return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
 
 
+def _state_at(pop: Population, at: np.datetime64) -> dict[str, np.ndarray]:
+    """Every client's changing attributes and last update time as of ``at``."""
+    state = {
+        "marital_status": pop.marital_status.copy(),
+        "income_band": pop.income_band.copy(),
+        "street_address": pop.street_address.copy(),
+        "city": pop.city.copy(),
+        "updated_at": pop.created_at.copy(),
+    }
+    day = pop.end_date - timedelta(days=FULL_EXTRACT_LAG_DAYS)
+    last_day = at.astype("datetime64[D]").astype(date)
+    while day <= last_day:
+        changes = changes_on(pop, day)
+        applied = changes.at <= at
+        index = changes.index[applied]
+        for name in ("marital_status", "income_band", "street_address", "city"):
+            state[name][index] = getattr(changes, name)[applied]
+        state["updated_at"][index] = changes.at[applied]
+        day += timedelta(days=1)
+    return state
+
+
 def records_at(pop: Population, extracted_at: datetime, since: datetime | None) -> list[dict[str, Any]]:
     """The CRM records an extract at ``extracted_at`` returns: every client created by then (``since`` None),
     or only those created or changed after ``since``."""
     at = np.datetime64(extracted_at.replace(tzinfo=None), "s")
+    state = _state_at(pop, at)
     exists = pop.created_at <= at
-    changed = ~np.isnat(pop.changed_at) & (pop.changed_at <= at)
     if since is None:
         selected = exists
     else:
         after = np.datetime64(since.replace(tzinfo=None), "s")
-        selected = exists & ((pop.created_at > after) | (changed & (pop.changed_at > after)))
+        selected = exists & ((pop.created_at > after) | (state["updated_at"] > after))
     records = []
+    extract_day = extracted_at.date()
     for i in np.flatnonzero(selected):
-        moved = bool(changed[i])
-        updated = pop.changed_at[i] if moved else pop.created_at[i]
         first, last = str(pop.first_name[i]), str(pop.last_name[i])
+        client_id = int(pop.client_id[i])
         records.append(
             {
-                "client_id": int(pop.client_id[i]),
+                "client_id": client_id,
                 "first_name": first,
                 "last_name": last,
-                "email": f"{first}.{last}.{int(pop.client_id[i])}@example.com".lower(),
+                "email": f"{first}.{last}.{client_id}@example.com".lower(),
                 "phone": str(pop.phone[i]),
-                "street_address": str(pop.new_street_address[i] if moved else pop.street_address[i]),
-                "city": str(pop.new_city[i] if moved else pop.city[i]),
+                "street_address": str(state["street_address"][i]),
+                "city": str(state["city"][i]),
                 "birth_date": str(pop.birth_date[i]),
-                "age": _age_at(pop.birth_date[i], extracted_at.date()),
+                "age": _age_at(pop.birth_date[i], extract_day),
                 "gender": str(pop.gender[i]),
                 "home_ownership": str(pop.home_ownership[i]),
                 "occupation": str(pop.occupation[i]),
-                "marital_status": str(pop.new_marital_status[i] if moved else pop.marital_status[i]),
+                "marital_status": str(state["marital_status"][i]),
                 "head_of_household_flag": str(pop.head_of_household[i]),
-                "income_band": str(pop.new_income_band[i] if moved else pop.income_band[i]),
+                "income_band": str(state["income_band"][i]),
                 "cars_owned": int(pop.cars_owned[i]),
                 "client_created_date": str(pop.created_at[i]) + "Z",
-                "updated_at": str(updated) + "Z",
+                "updated_at": str(state["updated_at"][i]) + "Z",
             }
         )
     return records
@@ -205,30 +261,42 @@ def write_extract(lake: Lake, records: list[dict[str, Any]], extracted_at: datet
 
 
 def generate(settings: Settings, lake: Lake) -> list[tuple[str, int]]:
-    """Write the CRM history up to the end date: a full snapshot, then the incremental extract of the end date.
+    """Write the CRM history up to the end date, pulled over HTTP from the CRM API: a full snapshot, then the
+    incremental extract of the end date.
 
     Returns ``(uri, records)`` for each file written. Same seed, scale and end date: byte-identical files.
     """
-    pop = build_population(settings.seed, settings.scale, settings.end_date)
+    from ingestion import crm_api
+
     full_at = start_of_day(settings.end_date - timedelta(days=FULL_EXTRACT_LAG_DAYS))
     last_at = start_of_day(settings.end_date)
     written = []
-    full = records_at(pop, full_at, since=None)
-    written.append((write_extract(lake, full, full_at), len(full)))
-    delta = records_at(pop, last_at, since=full_at)
-    written.append((write_extract(lake, delta, last_at), len(delta)))
+    with crm_api.serve(settings) as url:
+        full = crm_api.pull(url, as_of=full_at, since=None)
+        written.append((write_extract(lake, full, full_at), len(full)))
+        delta = crm_api.pull(url, as_of=last_at, since=full_at)
+        written.append((write_extract(lake, delta, last_at), len(delta)))
     return written
 
 
+def generate_day(settings: Settings, lake: Lake, day: date) -> list[tuple[str, int]]:
+    """Write one day's CRM extract: the customers created or changed during the day before ``day`` 00:00."""
+    from ingestion import crm_api
+
+    at = start_of_day(day)
+    with crm_api.serve(settings) as url:
+        records = crm_api.pull(url, as_of=at, since=at - timedelta(days=1))
+    return [(write_extract(lake, records, at), len(records))]
+
+
 def lambda_handler(event: dict, context: object) -> dict:
-    """c360viewGetCRMApi: on an EventBridge schedule, land the CRM changes of the event's day in the raw bucket."""
+    """The CRM extract Lambda without the HTTP hop (for a deployment without the API; the API-based consumer is
+    :func:`ingestion.crm_api.c360view_get_crm_api`): lands the CRM changes of the event's day in the raw zone."""
     settings = Settings()
     day = event_day(event)
     lake = Lake(settings.lake)
     pop = build_population(settings.seed, settings.scale, settings.end_date)
     at = start_of_day(day)
-    records = records_at(
-        pop, at, since=datetime.combine(day - timedelta(days=1), at.timetz()).replace(tzinfo=UTC)
-    )
+    records = records_at(pop, at, since=at - timedelta(days=1))
     uri = write_extract(lake, records, at)
     return {"source": SOURCE, "uri": uri, "records": len(records)}
