@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 LakeOption = Annotated[
     str | None,

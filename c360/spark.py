@@ -11,6 +11,9 @@ from c360.settings import Settings
 from spark_jobs.common.session import configure
 
 
+LOG4J = Path(__file__).with_name("log4j2.properties").as_uri()
+
+
 class SparkSetupError(RuntimeError):
     """Spark cannot start here (usually: no Java 17)."""
 
@@ -42,7 +45,9 @@ def local_session(settings: Settings) -> SparkSession:
         .config("spark.default.parallelism", "4")
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.warehouse.dir", str(Path(settings.lake) / "logs" / "spark-warehouse"))
-        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=/tmp -Dlog4j2.level=WARN")
+        .config(
+            "spark.driver.extraJavaOptions", f"-Dderby.system.home=/tmp -Dlog4j2.configurationFile={LOG4J}"
+        )
     )
     jdbc = Path("/usr/share/java/postgresql.jar")
     if jdbc.exists():
