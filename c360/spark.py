@@ -10,7 +10,6 @@ from pyspark.sql import SparkSession
 from c360.settings import Settings
 from spark_jobs.common.session import configure
 
-
 LOG4J = Path(__file__).with_name("log4j2.properties").as_uri()
 
 
