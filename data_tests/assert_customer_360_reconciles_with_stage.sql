@@ -11,7 +11,9 @@ staged as (
 
 mart as (
 
-    select client_id, count(*) as rows_per_client
+    select
+        client_id,
+        count(*) as rows_per_client
     from {{ ref('customer_360') }}
     group by client_id
 

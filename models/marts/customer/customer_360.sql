@@ -38,8 +38,9 @@ demographics as (
         customers.income_band,
         customers.cars_owned,
         cast(customers.client_created_at as date) as customer_since,
-        cast({{ dbt.datediff('cast(customers.client_created_at as date)', 'as_of.as_of_date', 'day') }} as double)
-        / 365.25 as tenure_years
+        cast(
+            {{ dbt.datediff('cast(customers.client_created_at as date)', 'as_of.as_of_date', 'day') }} as double  -- noqa: LT05
+        ) / 365.25 as tenure_years
 
     from customers
     cross join as_of
