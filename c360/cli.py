@@ -152,6 +152,35 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
     out.print(f"  Audit records:          {store.uri('logs', 'audit')}")
 
 
+@app.command()
+def docs(
+    lake: LakeOption = None,
+    port: Annotated[int, typer.Option("--port", help="Local port for the docs site.")] = 8080,
+    generate_site: Annotated[
+        bool, typer.Option("--generate/--no-generate", help="Run dbt docs generate first.")
+    ] = True,
+) -> None:
+    """Generate the dbt docs site and serve it on http://127.0.0.1:PORT until interrupted."""
+    import time
+    from pathlib import Path
+
+    from c360 import docs as docs_site
+    from c360.dbt_runner import target_path
+
+    settings, _ = _settings(lake)
+    site = _step("Generating the dbt docs", lambda: docs_site.generate(settings)) if generate_site else None
+    site = site or Path(target_path(settings))
+    if not (site / "index.html").exists():
+        _fail(f"no docs site under {site}; run `c360 docs` without --no-generate")
+    with docs_site.serve_directory(site, port) as url:
+        out.print(f"dbt docs: {url}  (Ctrl-C to stop)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
 def _print_audits(audits: list) -> None:
     table = Table(title="Batch reconciliation (raw = stage + quarantined + deduplicated)")
     for name in FIELDS:

@@ -47,13 +47,19 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
+def target_path(settings: Settings) -> str:
+    """Where our dbt runs keep their artifacts (manifest, run results, the docs site): in the lake's log zone."""
+    return f"{settings.lake}/logs/dbt/target"
+
+
 def run_dbt(settings: Settings, command: str = "build", extra: Sequence[str] = ()) -> BuildResult:
-    """Run ``dbt <command>`` for the project; raise :class:`BuildError` naming every failed node."""
+    """Run ``dbt <command>`` (e.g. ``build`` or ``docs generate``) for the project; raise :class:`BuildError`
+    naming every failed node."""
     from dbt.cli.main import dbtRunner  # imported lazily: dbt is slow to import
 
     project = str(settings.project_dir)
     args = [
-        command,
+        *command.split(),
         "--project-dir",
         project,
         "--profiles-dir",
@@ -62,7 +68,7 @@ def run_dbt(settings: Settings, command: str = "build", extra: Sequence[str] = (
         "--log-path",
         f"{settings.lake}/logs/dbt",
         "--target-path",
-        f"{settings.lake}/logs/dbt/target",
+        target_path(settings),
         *extra,
     ]
     with _dbt_environment(settings):
