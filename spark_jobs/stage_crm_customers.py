@@ -13,23 +13,14 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_jobs.common.args import parse_job_args
-from spark_jobs.common.hadoopfs import HadoopFS
-from spark_jobs.common.quality import (
-    AuditRecord,
-    batch_id_for,
-    first_failure,
-    quarantine_frame,
-    read_lines,
-    reconcile,
-    write_audit,
-)
+from spark_jobs.common.quality import AuditRecord, first_failure
+from spark_jobs.common.runner import LineSource, lake_uris, stage_line_source
 from spark_jobs.common.session import get_session
 
 SOURCE = "crm_customers"
@@ -97,16 +88,6 @@ _DATE = r"^\d{4}-\d{2}-\d{2}$"
 _INT = r"^-?\d+$"
 
 
-@dataclass(frozen=True)
-class StageResult:
-    stage: DataFrame
-    quarantine: DataFrame
-    raw_rows: int
-    stage_rows: int
-    quarantined_rows: int
-    deduplicated_rows: int
-
-
 def _code(column: str, mapping: dict[str, object]) -> Column:
     """Map a code (trimmed, case-insensitive) or its English value to the English value; null if unknown."""
     key = F.upper(F.trim(F.col(column)))
@@ -170,8 +151,7 @@ def parse(lines: DataFrame, batch_id: str) -> tuple[DataFrame, DataFrame]:
 
     reason = first_failure(
         [
-            (text == "", "empty line"),
-            (~F.col("_is_object") & (text != ""), "not a JSON object (malformed JSON, an array or a scalar)"),
+            (~F.col("_is_object"), "not a JSON object (malformed JSON, an array or a scalar)"),
             (
                 F.col("_is_object") & (F.col("client_id").isNull() | (F.col("client_id") <= 0)),
                 "client_id missing or not a positive integer",
@@ -206,7 +186,6 @@ def parse(lines: DataFrame, batch_id: str) -> tuple[DataFrame, DataFrame]:
                 F.col("_is_object") & bad_code("raw_client_created_date", "client_created_at"),
                 "client_created_date is not an ISO timestamp",
             ),
-            (F.col("raw_record").contains("\ufffd"), "invalid UTF-8 bytes"),
         ]
     )
     checked = typed.withColumn("reason", F.when(reason != "", reason))
@@ -249,74 +228,27 @@ def latest_per_client(good: DataFrame) -> DataFrame:
     return ranked.where(F.col("_rank") == 1).select([f.name for f in STAGE_SCHEMA.fields])
 
 
-def transform(lines: DataFrame, batch_id: str) -> StageResult:
-    """The whole job without I/O: raw lines in; stage rows, quarantine rows and the counts out."""
-    good, bad = parse(lines, batch_id)
-    good = good.cache()
-    stage = latest_per_client(good)
-    raw_rows = lines.count()
-    good_rows = good.count()
-    stage_rows = stage.count()
-    return StageResult(
-        stage=stage,
-        quarantine=quarantine_frame(bad, SOURCE, batch_id),
-        raw_rows=raw_rows,
-        stage_rows=stage_rows,
-        quarantined_rows=raw_rows - good_rows,
-        deduplicated_rows=good_rows - stage_rows,
-    )
+SPEC = LineSource(
+    name=SOURCE,
+    raw_prefix=RAW_PREFIX,
+    suffixes=(".jsonl", ".json"),
+    parse=parse,
+    schema=STAGE_SCHEMA,
+    dedupe=latest_per_client,
+    sort_by=("client_id",),
+)
 
 
 def run(spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str) -> AuditRecord:
     """Stage every CRM extract under ``raw_uri``: replace the stage table, write quarantine and audit records."""
-    fs = HadoopFS(spark)
-    root = raw_uri.rstrip("/")
-    files = fs.list_files(f"{root}/{RAW_PREFIX}", suffixes=(".jsonl", ".json"))
-    batch_id = batch_id_for(SOURCE, files, root)
-    lines = read_lines(spark, files)
-    result = transform(lines, batch_id)
-
-    target = f"{stage_uri.rstrip('/')}/{SOURCE}"
-    staged = f"{stage_uri.rstrip('/')}/_staging/{SOURCE}/{batch_id}"
-    fs.delete(staged)
-    result.stage.coalesce(1).sortWithinPartitions("client_id").write.mode("overwrite").parquet(staged)
-    fs.replace_dir(staged, target)
-
-    quarantine = f"{stage_uri.rstrip('/')}/_quarantine/{SOURCE}/batch_id={batch_id}"
-    quarantine_staged = f"{stage_uri.rstrip('/')}/_staging/_quarantine/{SOURCE}/{batch_id}"
-    fs.delete(quarantine_staged)
-    result.quarantine.drop("_batch_id").coalesce(1).sortWithinPartitions(
-        "_source_file", "_line_number"
-    ).write.mode("overwrite").parquet(quarantine_staged)
-    fs.replace_dir(quarantine_staged, quarantine)
-
-    record = AuditRecord(
-        source=SOURCE,
-        batch_id=batch_id,
-        raw_rows=result.raw_rows,
-        stage_rows=result.stage_rows,
-        quarantined_rows=result.quarantined_rows,
-        deduplicated_rows=result.deduplicated_rows,
-        files=[f.uri for f in files],
-        stage_uri=target,
-        quarantine_uri=quarantine,
-    )
-    write_audit(fs, logs_uri, record)
-    reconcile(record)
-    return record
+    return stage_line_source(spark, SPEC, raw_uri, stage_uri, logs_uri)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[], optional={})
-    lake = args.get("lake", "").rstrip("/")
-    raw = args.get("raw_uri") or (lake and f"{lake}/raw")
-    stage = args.get("stage_uri") or (lake and f"{lake}/stage")
-    logs = args.get("logs_uri") or (lake and f"{lake}/logs")
-    if not (raw and stage and logs):
-        raise SystemExit("give --lake PATH, or all of --raw_uri, --stage_uri and --logs_uri")
+    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[])
+    raw, stage, logs = lake_uris(args)
     spark = get_session(f"c360-stage-{SOURCE}")
-    record = run(spark, raw, stage, logs)
-    print(record.to_json())
+    print(run(spark, raw, stage, logs).to_json())
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def test_invalid_utf8_is_quarantined(spark, tmp_path: Path) -> None:
     )
     record = run_job(spark, tmp_path)
     assert record.quarantined_rows == 1
-    assert "invalid UTF-8 bytes" in quarantine(tmp_path)[0]["reason"]
+    assert "invalid utf-8 bytes" in quarantine(tmp_path)[0]["reason"]
 
 
 def test_values_are_typed_trimmed_and_codes_normalized(spark, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ RAW_LINE_SCHEMA = T.StructType(
         T.StructField("_source_file", T.StringType(), False),
         T.StructField("_line_number", T.LongType(), False),
         T.StructField("raw_record", T.StringType(), True),
+        T.StructField("_decode_error", T.StringType(), True),
     ]
 )
 
@@ -63,24 +64,65 @@ def batch_id_for(source: str, files: list[RemoteFile], root: str) -> str:
     return f"{source}-{digest.hexdigest()[:16]}"
 
 
-def read_lines(spark: SparkSession, files: list[RemoteFile]) -> DataFrame:
-    """One row per physical line of every file, with the file's URI and the 1-based line number.
+def split_lines(
+    uri: str, data: bytes, encoding: str = "utf-8"
+) -> list[tuple[str, int, str | None, str | None]]:
+    """Split one file's bytes into ``(file, line number, text, decode error)`` rows.
 
-    Line numbers come from ``zipWithIndex`` on each file's own RDD, whose partitions follow file offsets, so
-    they are exact whatever the split size.
+    Lines end with LF (CRLF and a UTF-8 byte-order mark are removed); a final line without a newline still counts.
+    A line that does not decode in ``encoding`` keeps its text with replacement characters and a decode error, so
+    it can be quarantined with the reason instead of being lost.
     """
-    sc = spark.sparkContext
-    rdds = []
-    for f in files:
-        uri = f.uri
+    if encoding.lower().replace("-", "") in ("utf8", "utf8sig") and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    newline = "\n".encode(encoding)
+    chunks = data.split(newline)
+    if chunks and chunks[-1] == b"":
+        chunks.pop()
+    carriage_return = "\r".encode(encoding)
+    rows: list[tuple[str, int, str | None, str | None]] = []
+    for number, chunk in enumerate(chunks, start=1):
+        if chunk.endswith(carriage_return):
+            chunk = chunk[: -len(carriage_return)]
+        try:
+            rows.append((uri, number, chunk.decode(encoding), None))
+        except UnicodeDecodeError as exc:
+            rows.append(
+                (
+                    uri,
+                    number,
+                    chunk.decode(encoding, errors="replace"),
+                    f"invalid {encoding} bytes: {exc.reason}",
+                )
+            )
+    return rows
 
-        def with_file(pair: tuple[str, int], uri: str = uri) -> tuple[str, int, str]:
-            return (uri, pair[1] + 1, pair[0])
 
-        rdds.append(sc.textFile(uri if "://" in uri else "file://" + uri).zipWithIndex().map(with_file))
-    if not rdds:
+def read_lines(spark: SparkSession, files: list[RemoteFile], encoding: str = "utf-8") -> DataFrame:
+    """One row per line of every file: the file's URI, the 1-based line number, the text and any decode error.
+
+    Files are read whole (``binaryFiles``), so line numbers are exact and any encoding (UTF-8, EBCDIC cp037) works;
+    source extracts are batch files of modest size.
+    """
+    if not files:
         return spark.createDataFrame([], RAW_LINE_SCHEMA)
-    return spark.createDataFrame(sc.union(rdds), RAW_LINE_SCHEMA)
+    sc = spark.sparkContext
+    paths = ",".join(_hadoop_uri(f.uri) for f in files)
+    by_uri = {_hadoop_uri(f.uri): f.uri for f in files}
+
+    def explode(pair: tuple[str, bytes]) -> list[tuple[str, int, str | None, str | None]]:
+        path, data = pair
+        return split_lines(by_uri.get(path, _plain(path)), bytes(data), encoding)
+
+    return spark.createDataFrame(sc.binaryFiles(paths).flatMap(explode), RAW_LINE_SCHEMA)
+
+
+def _hadoop_uri(uri: str) -> str:
+    return uri if "://" in uri else "file:" + uri
+
+
+def _plain(uri: str) -> str:
+    return uri[len("file:") :] if uri.startswith("file:") else uri
 
 
 def first_failure(checks: list[tuple[Column, str]]) -> Column:

@@ -1,0 +1,166 @@
+"""The shape every line-based stage job shares: list the raw files, read their lines, parse and validate, keep the
+latest record per business key, write the stage table atomically, quarantine the rest, reconcile, audit.
+
+A job supplies a :class:`LineSource` (its parse and dedup transformations and its stage schema) and calls
+:func:`stage_line_source`. Raw rows = stage rows + quarantined rows + deduplicated rows, or the job fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from spark_jobs.common.hadoopfs import HadoopFS
+from spark_jobs.common.quality import (
+    AuditRecord,
+    batch_id_for,
+    quarantine_frame,
+    read_lines,
+    reconcile,
+    write_audit,
+)
+
+Parse = Callable[[DataFrame, str], tuple[DataFrame, DataFrame]]
+"""(raw lines, batch id) -> (typed good rows, bad rows with a ``reason`` column)."""
+
+
+@dataclass(frozen=True)
+class LineSource:
+    name: str
+    """The stage table (and audit source) name, e.g. ``crm_customers``."""
+    raw_prefix: str
+    """The folder under the raw zone that holds this source's files."""
+    suffixes: tuple[str, ...]
+    parse: Parse
+    schema: T.StructType
+    """The stage table's columns, in order."""
+    dedupe: Callable[[DataFrame], DataFrame] | None = None
+    """Good rows -> one row per business key (None: no duplicates are possible)."""
+    partition_by: str | None = None
+    encoding: str = "utf-8"
+    header_lines: int = 0
+    """Lines at the top of every file that are a header, not records (not counted as raw rows)."""
+    sort_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    stage: DataFrame
+    quarantine: DataFrame
+    raw_rows: int
+    stage_rows: int
+    quarantined_rows: int
+    deduplicated_rows: int
+
+
+def transform(spec: LineSource, lines: DataFrame, batch_id: str) -> StageOutcome:
+    """Everything but I/O: raw lines in; stage rows, quarantine rows and the counts out."""
+    records = lines.where(F.col("_line_number") > spec.header_lines) if spec.header_lines else lines
+    records = records.cache()
+    undecodable = records.where(F.col("_decode_error").isNotNull()).withColumn(
+        "reason", F.col("_decode_error")
+    )
+    blank = records.where(F.col("_decode_error").isNull() & (F.trim(F.col("raw_record")) == "")).withColumn(
+        "reason", F.lit("empty line")
+    )
+    readable = records.where(F.col("_decode_error").isNull() & (F.trim(F.col("raw_record")) != ""))
+    good, bad = spec.parse(readable.drop("_decode_error"), batch_id)
+    good = good.cache()
+    stage = spec.dedupe(good) if spec.dedupe else good
+    stage = stage.select([field.name for field in spec.schema.fields])
+    columns = ["_source_file", "_line_number", "raw_record", "reason"]
+    quarantined = (
+        undecodable.select(columns).unionByName(blank.select(columns)).unionByName(bad.select(columns))
+    )
+    raw_rows = records.count()
+    good_rows = good.count()
+    stage_rows = stage.count() if spec.dedupe else good_rows
+    return StageOutcome(
+        stage=stage,
+        quarantine=quarantine_frame(quarantined, spec.name, batch_id),
+        raw_rows=raw_rows,
+        stage_rows=stage_rows,
+        quarantined_rows=raw_rows - good_rows,
+        deduplicated_rows=good_rows - stage_rows,
+    )
+
+
+def publish(
+    fs: HadoopFS,
+    frame: DataFrame,
+    target: str,
+    staging: str,
+    sort_by: tuple[str, ...] = (),
+    partition_by: str | None = None,
+    files: int = 1,
+) -> None:
+    """Write ``frame`` to a staging folder, then swap it in for ``target``: readers see the old table or the new
+    one, never a half-written one. Output is coalesced to ``files`` files (per partition) to avoid tiny files."""
+    fs.delete(staging)
+    writer_frame = frame.coalesce(files) if not partition_by else frame.repartition(files, partition_by)
+    if sort_by:
+        writer_frame = writer_frame.sortWithinPartitions(*sort_by)
+    writer = writer_frame.write.mode("overwrite")
+    if partition_by:
+        writer = writer.partitionBy(partition_by)
+    writer.parquet(staging)
+    fs.replace_dir(staging, target)
+
+
+def stage_line_source(
+    spark: SparkSession, spec: LineSource, raw_uri: str, stage_uri: str, logs_uri: str
+) -> AuditRecord:
+    """Stage every file of ``spec`` under ``raw_uri``: replace the stage table, quarantine, reconcile, audit."""
+    fs = HadoopFS(spark)
+    raw_root = raw_uri.rstrip("/")
+    stage_root = stage_uri.rstrip("/")
+    files = fs.list_files(f"{raw_root}/{spec.raw_prefix}", suffixes=spec.suffixes)
+    batch_id = batch_id_for(spec.name, files, raw_root)
+    outcome = transform(spec, read_lines(spark, files, spec.encoding), batch_id)
+
+    target = f"{stage_root}/{spec.name}"
+    publish(
+        fs,
+        outcome.stage,
+        target,
+        f"{stage_root}/_staging/{spec.name}/{batch_id}",
+        spec.sort_by,
+        spec.partition_by,
+    )
+    quarantine = f"{stage_root}/_quarantine/{spec.name}/batch_id={batch_id}"
+    publish(
+        fs,
+        outcome.quarantine.drop("_batch_id"),
+        quarantine,
+        f"{stage_root}/_staging/_quarantine/{spec.name}/{batch_id}",
+        ("_source_file", "_line_number"),
+    )
+    record = AuditRecord(
+        source=spec.name,
+        batch_id=batch_id,
+        raw_rows=outcome.raw_rows,
+        stage_rows=outcome.stage_rows,
+        quarantined_rows=outcome.quarantined_rows,
+        deduplicated_rows=outcome.deduplicated_rows,
+        files=[f.uri for f in files],
+        stage_uri=target,
+        quarantine_uri=quarantine,
+    )
+    write_audit(fs, logs_uri, record)
+    reconcile(record)
+    return record
+
+
+def lake_uris(args: dict[str, str]) -> tuple[str, str, str]:
+    """(raw, stage, logs) from ``--lake`` or the three explicit ``--raw_uri/--stage_uri/--logs_uri``."""
+    lake = args.get("lake", "").rstrip("/")
+    raw = args.get("raw_uri") or (f"{lake}/raw" if lake else "")
+    stage = args.get("stage_uri") or (f"{lake}/stage" if lake else "")
+    logs = args.get("logs_uri") or (f"{lake}/logs" if lake else "")
+    if not (raw and stage and logs):
+        raise SystemExit("give --lake PATH, or all of --raw_uri, --stage_uri and --logs_uri")
+    return raw, stage, logs
