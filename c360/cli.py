@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, TypeVar
 
 import typer
@@ -69,11 +70,32 @@ def _step(title: str, action: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+DayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--day", help="Write one day's batch (YYYY-MM-DD) instead of the history up to the end date."
+    ),
+]
+
+
+def _parse_day(day: str | None) -> date | None:
+    if day is None:
+        return None
+    try:
+        return date.fromisoformat(day)
+    except ValueError:
+        _fail(f"--day must be a date as YYYY-MM-DD, got {day!r}")
+        raise
+
+
 @app.command()
-def generate(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None) -> None:
-    """Simulate the source systems into the raw zone."""
+def generate(
+    lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None, day: DayOption = None
+) -> None:
+    """Simulate the source systems into the raw zone (the history, or one day with --day)."""
     settings, store = _settings(lake, scale=scale, seed=seed)
-    files = _step("Generating sources", lambda: pipeline.generate(settings, store))
+    batch_day = _parse_day(day)
+    files = _step("Generating sources", lambda: pipeline.generate(settings, store, batch_day))
     for f in files:
         out.print(f"{f.source:>10}  {f.records:>9,} records  {f.uri}")
 
@@ -136,7 +158,7 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
     else:
         cluster = None
     try:
-        generate(lake=settings.lake, scale=settings.scale, seed=settings.seed)
+        generate(lake=settings.lake, scale=settings.scale, seed=settings.seed, day=None)
         stage(lake=settings.lake)
         build(lake=settings.lake)
         export(lake=settings.lake)

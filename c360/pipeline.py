@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from c360.audit import SourceAudit, latest_audits
 from c360.dbt_runner import BuildResult, run_dbt
@@ -22,12 +23,22 @@ class GeneratedFile:
     records: int
 
 
-def generate(settings: Settings, lake: Lake) -> list[GeneratedFile]:
-    """Simulate every source system's batches into the raw zone."""
-    from ingestion import crm
+FILE_SOURCES = ("crm",)
+"""Generator modules of ``ingestion`` that write files into the raw zone; each has ``generate(settings, lake)``
+(the history up to the end date) and ``generate_day(settings, lake, day)`` (one day's batch)."""
+
+
+def generate(settings: Settings, lake: Lake, day: date | None = None) -> list[GeneratedFile]:
+    """Simulate every source system into the raw zone: the history up to the end date, or one day's batch."""
+    import importlib
 
     lake.ensure_zones()
-    return [GeneratedFile("crm", uri, count) for uri, count in crm.generate(settings, lake)]
+    files = []
+    for name in FILE_SOURCES:
+        module = importlib.import_module(f"ingestion.{name}")
+        written = module.generate(settings, lake) if day is None else module.generate_day(settings, lake, day)
+        files += [GeneratedFile(name, uri, count) for uri, count in written]
+    return files
 
 
 STAGE_JOBS = ("stage_crm_customers",)

@@ -100,3 +100,30 @@ def test_a_failing_step_exits_non_zero_with_a_message(tmp_path: Path) -> None:
     assert "run `c360 build` first" in result.output
     result = CliRunner().invoke(app, ["audit", "--lake", str(tmp_path / "empty")])
     assert result.exit_code == 1 and "run `c360 stage` first" in result.output
+
+
+def test_a_daily_increment_adds_customer_history(spark, tmp_path: Path) -> None:
+    """After the history, one more day of CRM changes: dim_customers gains versions, one current per client."""
+    lake = tmp_path / "lake"
+    runner = CliRunner()
+    steps = [
+        ["generate", "--scale", "0.2"],
+        ["stage"],
+        ["build"],
+        ["generate", "--scale", "0.2", "--day", "2025-01-10"],
+        ["stage"],
+        ["build"],
+    ]
+    for args in steps:
+        result = runner.invoke(app, [*args, "--lake", str(lake)])
+        assert result.exit_code == 0, f"c360 {' '.join(args)}: {result.output}"
+    con = duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True)
+    versions, clients, current, changed = con.sql(
+        "select count(*), count(distinct client_id), count(*) filter (where is_current), "
+        "count(distinct client_id) filter (where not is_current) from main.dim_customers"
+    ).fetchone()
+    staged = con.sql("select count(*) from main.stg_crm__customers").fetchone()[0]
+    assert current == clients == staged
+    assert versions > clients and changed > 0
+    bad = runner.invoke(app, ["generate", "--day", "2025-13-01", "--lake", str(lake)])
+    assert bad.exit_code == 1 and "--day must be a date" in bad.output
