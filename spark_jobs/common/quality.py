@@ -98,11 +98,30 @@ def split_lines(
     return rows
 
 
-def read_lines(spark: SparkSession, files: list[RemoteFile], encoding: str = "utf-8") -> DataFrame:
+def split_fixed(
+    uri: str, data: bytes, encoding: str, record_length: int
+) -> list[tuple[str, int, str | None, str | None]]:
+    """Split a file of fixed-length records without separators (a ``RECFM=FB`` data set transferred in binary,
+    e.g. EBCDIC cp037) into ``(file, record number, text, error)`` rows; a short last record is kept with an error."""
+    rows: list[tuple[str, int, str | None, str | None]] = []
+    for number, start in enumerate(range(0, len(data), record_length), start=1):
+        chunk = data[start : start + record_length]
+        text = chunk.decode(encoding, errors="replace")
+        error = None
+        if len(chunk) != record_length:
+            error = f"truncated record: {len(chunk)} bytes, expected {record_length}"
+        rows.append((uri, number, text, error))
+    return rows
+
+
+def read_lines(
+    spark: SparkSession, files: list[RemoteFile], encoding: str = "utf-8", record_length: int | None = None
+) -> DataFrame:
     """One row per line of every file: the file's URI, the 1-based line number, the text and any decode error.
 
     Files are read whole (``binaryFiles``), so line numbers are exact and any encoding (UTF-8, EBCDIC cp037) works;
-    source extracts are batch files of modest size.
+    source extracts are batch files of modest size. With ``record_length`` the files hold fixed-length records
+    without line separators, and "line" numbers are record numbers.
     """
     if not files:
         return spark.createDataFrame([], RAW_LINE_SCHEMA)
@@ -112,7 +131,10 @@ def read_lines(spark: SparkSession, files: list[RemoteFile], encoding: str = "ut
 
     def explode(pair: tuple[str, bytes]) -> list[tuple[str, int, str | None, str | None]]:
         path, data = pair
-        return split_lines(by_uri.get(path, _plain(path)), bytes(data), encoding)
+        uri = by_uri.get(path, _plain(path))
+        if record_length:
+            return split_fixed(uri, bytes(data), encoding, record_length)
+        return split_lines(uri, bytes(data), encoding)
 
     return spark.createDataFrame(sc.binaryFiles(paths).flatMap(explode), RAW_LINE_SCHEMA)
 

@@ -42,6 +42,8 @@ class LineSource:
     """Good rows -> one row per business key (None: no duplicates are possible)."""
     partition_by: str | None = None
     encoding: str = "utf-8"
+    record_length: int | None = None
+    """Set for files of fixed-length records without separators (EBCDIC ``RECFM=FB``)."""
     header_lines: int = 0
     """Lines at the top of every file that are a header, not records (not counted as raw rows)."""
     sort_by: tuple[str, ...] = ()
@@ -120,7 +122,7 @@ def stage_line_source(
     stage_root = stage_uri.rstrip("/")
     files = fs.list_files(f"{raw_root}/{spec.raw_prefix}", suffixes=spec.suffixes)
     batch_id = batch_id_for(spec.name, files, raw_root)
-    outcome = transform(spec, read_lines(spark, files, spec.encoding), batch_id)
+    outcome = transform(spec, read_lines(spark, files, spec.encoding, spec.record_length), batch_id)
 
     target = f"{stage_root}/{spec.name}"
     publish(
