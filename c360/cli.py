@@ -119,12 +119,95 @@ def build(lake: LakeOption = None) -> None:
     out.print(f"dbt build passed: {result.nodes} nodes; marts in {store.uri('analytics')}")
 
 
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dynamodb-endpoint",
+        envvar="C360_DYNAMODB_ENDPOINT",
+        help="DynamoDB endpoint URL (omit on AWS; a local moto server, DynamoDB Local...).",
+    ),
+]
+TableOption = Annotated[
+    str | None,
+    typer.Option("--dynamodb-table", envvar="C360_DYNAMODB_TABLE", help="The DynamoDB profile table."),
+]
+DEFAULT_PROFILE_TABLE = "c360-customer-profiles"
+
+
 @app.command()
-def export(lake: LakeOption = None) -> None:
-    """Export customer_360 profiles as DynamoDB JSON (and, later, to DynamoDB)."""
+def export(
+    lake: LakeOption = None,
+    dynamodb_endpoint: EndpointOption = None,
+    dynamodb_table: TableOption = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh", help="Load a new table (ImportTable on AWS), then switch readers to it."
+        ),
+    ] = False,
+) -> None:
+    """Export customer_360 profiles as DynamoDB JSON; with a DynamoDB table or endpoint, load them too."""
+    from c360.export import dynamodb_loader
+
     settings, store = _settings(lake)
     result = _step("Exporting profiles", lambda: pipeline.export(settings, store))
     out.print(f"exported {result.items:,} profiles to {result.uri}")
+    if not (dynamodb_table or dynamodb_endpoint):
+        return
+    table = dynamodb_table or DEFAULT_PROFILE_TABLE
+    if full_refresh:
+        refreshed = _step(
+            "Loading a new DynamoDB table",
+            lambda: dynamodb_loader.full_refresh(store, table, endpoint_url=dynamodb_endpoint),
+        )
+        out.print(
+            f"loaded {refreshed.items:,} profiles into {refreshed.table} ({refreshed.method}); readers switched"
+        )
+    else:
+        loaded = _step(
+            "Loading DynamoDB",
+            lambda: dynamodb_loader.load_profiles(store, table, endpoint_url=dynamodb_endpoint),
+        )
+        out.print(
+            f"loaded {loaded.items:,} profiles into DynamoDB table {loaded.table} ({loaded.batches} batches)"
+        )
+
+
+@app.command()
+def serve(
+    lake: LakeOption = None,
+    port: Annotated[int, typer.Option("--port", help="Local port of the lookup API.")] = 8000,
+    dynamodb_endpoint: EndpointOption = None,
+    dynamodb_table: TableOption = None,
+) -> None:
+    """Serve the profile lookup API (GET /customers/{id}, GET /branches/{id}/customers) from DynamoDB.
+
+    Without --dynamodb-endpoint on a local lake, a local DynamoDB-compatible endpoint is started and loaded from
+    the lake's customer_360 first.
+    """
+    from contextlib import nullcontext
+
+    from c360 import api
+    from c360.export import dynamodb_loader
+
+    _, store = _settings(lake)
+    table = dynamodb_table or DEFAULT_PROFILE_TABLE
+    local = dynamodb_endpoint is None and store.is_local
+    endpoint_context = dynamodb_loader.local_endpoint() if local else nullcontext(dynamodb_endpoint)
+    with endpoint_context as endpoint:
+        if local:
+            loaded = _step(
+                "Loading a local DynamoDB", lambda: dynamodb_loader.load_profiles(store, table, endpoint)
+            )
+            out.print(f"local DynamoDB at {endpoint}: {loaded.items:,} profiles in {table}")
+
+        def ready(server: object) -> None:
+            out.print(f"lookup API: http://127.0.0.1:{port}/customers/<client_id>  (Ctrl-C to stop)")
+
+        try:
+            api.serve(port, endpoint, table, on_ready=ready)
+        except C360Error as exc:
+            _fail(str(exc))
 
 
 @app.command()
@@ -148,6 +231,7 @@ def audit(
 @app.command()
 def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None) -> None:
     """The whole pipeline: start local services, generate, stage, build, export; print where results are."""
+    from c360.export.dynamodb_loader import local_endpoint
     from c360.services.postgres import PostgresCluster
 
     settings, store = _settings(lake, scale=scale, seed=seed)
@@ -161,7 +245,12 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
         generate(lake=settings.lake, scale=settings.scale, seed=settings.seed, day=None)
         stage(lake=settings.lake)
         build(lake=settings.lake)
-        export(lake=settings.lake)
+        if store.is_local:
+            with local_endpoint() as endpoint:
+                out.print(f"local DynamoDB endpoint (moto): {endpoint}")
+                export(lake=settings.lake, dynamodb_endpoint=endpoint, dynamodb_table=DEFAULT_PROFILE_TABLE)
+        else:
+            export(lake=settings.lake, dynamodb_endpoint=None, dynamodb_table=DEFAULT_PROFILE_TABLE)
     finally:
         if cluster is not None:
             cluster.stop()
@@ -170,6 +259,7 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
     out.print(f"  customer_360 (Parquet): {store.uri('analytics', 'customer_360')}")
     out.print(f"  DuckDB database:        {store.uri('analytics', 'c360.duckdb')}")
     out.print(f"  DynamoDB export:        {store.uri('analytics', 'exports', 'dynamodb')}")
+    out.print("  Lookup API:             c360 serve --port 8000  (then GET /customers/<client_id>)")
     out.print(f"  Quarantine:             {store.uri('stage', '_quarantine')}")
     out.print(f"  Audit records:          {store.uri('logs', 'audit')}")
 

@@ -23,7 +23,7 @@ class GeneratedFile:
     records: int
 
 
-FILE_SOURCES = ("crm",)
+FILE_SOURCES = ("crm", "visitor_map", "ga_sessions", "retail_orders")
 """Generator modules of ``ingestion`` that write files into the raw zone; each has ``generate(settings, lake)``
 (the history up to the end date) and ``generate_day(settings, lake, day)`` (one day's batch)."""
 

@@ -127,3 +127,18 @@ def test_a_daily_increment_adds_customer_history(spark, tmp_path: Path) -> None:
     assert versions > clients and changed > 0
     bad = runner.invoke(app, ["generate", "--day", "2025-13-01", "--lake", str(lake)])
     assert bad.exit_code == 1 and "--day must be a date" in bad.output
+
+
+def test_export_loads_dynamodb_and_the_lookup_api_serves_it(built_lake: Path, aws_env: str) -> None:
+    import urllib.request
+
+    from c360 import api
+
+    result = CliRunner().invoke(
+        app, ["export", "--lake", str(built_lake), "--dynamodb-endpoint", aws_env, "--dynamodb-table", "profiles"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "loaded 500 profiles into DynamoDB table profiles" in result.output
+    with api.serving(aws_env, "profiles") as url:
+        profile = json.loads(urllib.request.urlopen(f"{url}/customers/7", timeout=10).read())
+    assert profile["client_id"] == 7 and "email" not in profile and "age" in profile
