@@ -135,7 +135,8 @@ def test_export_loads_dynamodb_and_the_lookup_api_serves_it(built_lake: Path, aw
     from c360 import api
 
     result = CliRunner().invoke(
-        app, ["export", "--lake", str(built_lake), "--dynamodb-endpoint", aws_env, "--dynamodb-table", "profiles"]
+        app,
+        ["export", "--lake", str(built_lake), "--dynamodb-endpoint", aws_env, "--dynamodb-table", "profiles"],
     )
     assert result.exit_code == 0, result.output
     assert "loaded 500 profiles into DynamoDB table profiles" in result.output
