@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -25,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 LakeOption = Annotated[
@@ -291,6 +292,61 @@ def docs(
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+import_app = typer.Typer(
+    help="Import the real public datasets into the lake's raw layout.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+
+def _print_imports(audits: list[dict[str, object]]) -> None:
+    for audit in audits:
+        out.print(
+            f"{audit['source']:>22}  {audit['raw_rows']:>9,} records: {audit['stage_rows']:,} landed, "
+            f"{audit['quarantined_rows']:,} quarantined"
+        )
+
+
+@import_app.command("ga")
+def import_ga(
+    folder: Annotated[Path, typer.Argument(help="Folder of BigQuery ga_sessions_YYYYMMDD NDJSON exports.")],
+    visitor_map: Annotated[
+        Path | None,
+        typer.Option("--visitor-map", help="fullVisitorId,client_id CSV (with or without header)."),
+    ] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Google Analytics sessions (BigQuery export) and, optionally, the web visitor map."""
+    from ingestion.importers import ga
+
+    settings, store = _settings(lake)
+    _require(folder, directory=True)
+    if visitor_map is not None:
+        _require(visitor_map, directory=False)
+    audits = _step("Importing GA sessions", lambda: ga.run(store, folder, visitor_map, settings.end_date))
+    _print_imports(audits)
+
+
+@import_app.command("saas-sales")
+def import_saas_sales(
+    file: Annotated[Path, typer.Argument(help="The SaaS Sales orders CSV.")],
+    lake: LakeOption = None,
+) -> None:
+    """Retail orders from the SaaS Sales CSV (BOM, CRLF, M/D/YYYY)."""
+    from ingestion.importers import saas_sales
+
+    _, store = _settings(lake)
+    _require(file, directory=False)
+    audits = _step("Importing SaaS Sales", lambda: saas_sales.run(store, file))
+    _print_imports(audits)
+
+
+def _require(path: Path, directory: bool) -> None:
+    if directory and not path.is_dir():
+        _fail(f"{path} is not a folder")
+    if not directory and not path.is_file():
+        _fail(f"{path} is not a file")
 
 
 def _print_audits(audits: list) -> None:

@@ -1,0 +1,94 @@
+"""The importers on the real public files: exact row counts, every record landed or quarantined with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from c360.cli import app
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference-data"
+pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference data not found at {REFERENCE}")
+
+
+def _audit(lake: Path, source: str) -> dict:
+    return json.loads((lake / "logs" / "audit" / source / "latest.json").read_text())
+
+
+def test_ga_sample_and_visitor_map(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    folder = REFERENCE / "ga_sessions"
+    visitors = REFERENCE / "workshop_2024" / "visitors" / "ga_visitors.csv"
+    result = CliRunner().invoke(
+        app, ["import", "ga", str(folder), "--visitor-map", str(visitors), "--lake", str(lake)]
+    )
+    assert result.exit_code == 0, result.output
+    expected_sessions = sum(len(p.read_bytes().splitlines()) for p in folder.glob("*.json"))
+    sessions = _audit(lake, "import_ga_sessions")
+    assert sessions["raw_rows"] == sessions["stage_rows"] == expected_sessions == 90
+    landed = sorted((lake / "raw" / "ga_sessions").rglob("*.json"))
+    assert sum(len(p.read_bytes().splitlines()) for p in landed) == expected_sessions
+    for path in landed:
+        day = path.parent.name.removeprefix("ingest_date=").replace("-", "")
+        assert all(json.loads(line)["date"] == day for line in path.read_bytes().splitlines())
+    mapping = _audit(lake, "import_visitor_map")
+    expected_rows = len(visitors.read_text().splitlines())
+    assert mapping["raw_rows"] == mapping["stage_rows"] == expected_rows
+    (landed_map,) = (lake / "raw" / "visitor_map").rglob("*.csv")
+    lines = landed_map.read_text().splitlines()
+    assert lines[0] == "fullVisitorId,client_id" and len(lines) == expected_rows + 1
+    original_ids = {line.split(",")[0] for line in visitors.read_text().splitlines()}
+    assert {line.split(",")[0] for line in lines[1:]} == original_ids, "visitor ids keep their leading zeros"
+
+
+def test_ga_import_quarantines_lines_that_are_not_sessions(tmp_path: Path) -> None:
+    folder = tmp_path / "ga"
+    folder.mkdir()
+    good = (REFERENCE / "ga_sessions" / "ga_sessions_20170724.json").read_bytes().splitlines()[0]
+    (folder / "ga_sessions_20170724.json").write_bytes(good + b'\n{"date": 20170724}\n[1]\nnot json\n')
+    result = CliRunner().invoke(app, ["import", "ga", str(folder), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0, result.output
+    audit = _audit(tmp_path / "lake", "import_ga_sessions")
+    assert (audit["raw_rows"], audit["stage_rows"], audit["quarantined_rows"]) == (4, 1, 3)
+    rejected = pq.read_table(tmp_path / "lake" / "stage" / "_quarantine" / "import_ga_sessions").to_pylist()
+    assert [r["_line_number"] for r in rejected] == [2, 3, 4]
+    assert "not JSON" in rejected[2]["reason"] and "YYYYMMDD" in rejected[0]["reason"]
+
+
+def test_saas_sales_lands_every_line(tmp_path: Path) -> None:
+    source = REFERENCE / "saas_sales" / "SaaS-Sales.csv"
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(app, ["import", "saas-sales", str(source), "--lake", str(lake)])
+    assert result.exit_code == 0, result.output
+    expected = len(source.read_bytes().splitlines()) - 1
+    audit = _audit(lake, "import_saas_sales")
+    assert audit["raw_rows"] == audit["stage_rows"] == expected == 9994
+    (landed,) = (lake / "raw" / "retail_orders").rglob("*.csv")
+    data = landed.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfRow ID,Order ID,Order Date") and data.count(b"\r\n") == expected + 1
+
+
+def test_saas_sales_broken_lines_do_not_swallow_the_next(tmp_path: Path) -> None:
+    lines = (REFERENCE / "saas_sales" / "SaaS-Sales.csv").read_bytes().split(b"\r\n")[:4]
+    broken = lines[1].replace(b",", b',"', 1)  # an opening quote that never closes
+    path = tmp_path / "orders.csv"
+    path.write_bytes(b"\r\n".join([lines[0], broken, lines[2], b"1,too,few", lines[3]]) + b"\r\n")
+    result = CliRunner().invoke(app, ["import", "saas-sales", str(path), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0, result.output
+    audit = _audit(tmp_path / "lake", "import_saas_sales")
+    assert (audit["raw_rows"], audit["stage_rows"], audit["quarantined_rows"]) == (4, 3, 1)
+
+
+def test_wrong_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n")
+    result = CliRunner().invoke(app, ["import", "saas-sales", str(path), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 1 and "unexpected header" in result.output
+    missing = CliRunner().invoke(
+        app, ["import", "ga", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake")]
+    )
+    assert missing.exit_code == 1 and "is not a folder" in missing.output
