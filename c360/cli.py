@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -94,11 +96,27 @@ def generate(
     lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None, day: DayOption = None
 ) -> None:
     """Simulate the source systems into the raw zone (the history, or one day with --day)."""
+    from c360.services.source_db import source_database
+
     settings, store = _settings(lake, scale=scale, seed=seed)
     batch_day = _parse_day(day)
-    files = _step("Generating sources", lambda: pipeline.generate(settings, store, batch_day))
+    try:
+        with source_database(settings.lake) as db:
+            files = _step("Generating sources", lambda: pipeline.generate(settings, store, batch_day, db.dsn))
+    except C360Error as exc:
+        _fail(f"the transactions source database is not available: {exc}")
+    _print_generated(files)
+
+
+def _print_generated(files: list[pipeline.GeneratedFile]) -> None:
+    """One line per source: how many files and records, and where."""
+    by_source: dict[str, list[pipeline.GeneratedFile]] = {}
     for f in files:
-        out.print(f"{f.source:>10}  {f.records:>9,} records  {f.uri}")
+        by_source.setdefault(f.source, []).append(f)
+    for source, written in by_source.items():
+        records = sum(f.records for f in written)
+        where = written[0].uri if len(written) == 1 else posixpath.commonpath([f.uri for f in written]) + "/"
+        out.print(f"{source:>14}  {len(written):>4} file(s)  {records:>10,} records  {where}")
 
 
 @app.command()
@@ -233,28 +251,22 @@ def audit(
 def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None) -> None:
     """The whole pipeline: start local services, generate, stage, build, export; print where results are."""
     from c360.export.dynamodb_loader import local_endpoint
-    from c360.services.postgres import PostgresCluster
+    from c360.services.source_db import source_database
 
     settings, store = _settings(lake, scale=scale, seed=seed)
-    if store.is_local:
-        cluster = PostgresCluster(settings.lake)
-        info = _step("Starting the local PostgreSQL (sourcemf)", cluster.start)
-        out.print(f"PostgreSQL sourcemf: {info.redacted()}")
-    else:
-        cluster = None
-    try:
+    with ExitStack() as services:
+        try:
+            db = services.enter_context(source_database(settings.lake))
+        except C360Error as exc:
+            _fail(f"the transactions source database is not available: {exc}")
+        out.print(f"source database (sourcemf): {db.display}")
         generate(lake=settings.lake, scale=settings.scale, seed=settings.seed, day=None)
         stage(lake=settings.lake)
         build(lake=settings.lake)
-        if store.is_local:
-            with local_endpoint() as endpoint:
-                out.print(f"local DynamoDB endpoint (moto): {endpoint}")
-                export(lake=settings.lake, dynamodb_endpoint=endpoint, dynamodb_table=DEFAULT_PROFILE_TABLE)
-        else:
-            export(lake=settings.lake, dynamodb_endpoint=None, dynamodb_table=DEFAULT_PROFILE_TABLE)
-    finally:
-        if cluster is not None:
-            cluster.stop()
+        endpoint = services.enter_context(local_endpoint()) if store.is_local else None
+        if endpoint:
+            out.print(f"local DynamoDB endpoint (moto): {endpoint}")
+        export(lake=settings.lake, dynamodb_endpoint=endpoint, dynamodb_table=DEFAULT_PROFILE_TABLE)
     out.print()
     out.print("[bold green]Done.[/] Results:")
     out.print(f"  customer_360 (Parquet): {store.uri('analytics', 'customer_360')}")

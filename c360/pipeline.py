@@ -23,13 +23,16 @@ class GeneratedFile:
     records: int
 
 
-FILE_SOURCES = ("crm", "visitor_map", "ga_sessions", "retail_orders")
+FILE_SOURCES = ("crm", "mainframe", "visitor_map", "ga_sessions", "retail_orders")
 """Generator modules of ``ingestion`` that write files into the raw zone; each has ``generate(settings, lake)``
 (the history up to the end date) and ``generate_day(settings, lake, day)`` (one day's batch)."""
 
 
-def generate(settings: Settings, lake: Lake, day: date | None = None) -> list[GeneratedFile]:
-    """Simulate every source system into the raw zone: the history up to the end date, or one day's batch."""
+def generate(
+    settings: Settings, lake: Lake, day: date | None = None, source_dsn: str | None = None
+) -> list[GeneratedFile]:
+    """Simulate every source system: files into the raw zone, transactions into the source database (when a DSN
+    is given); the history up to the end date, or one day's batch."""
     import importlib
 
     lake.ensure_zones()
@@ -38,6 +41,15 @@ def generate(settings: Settings, lake: Lake, day: date | None = None) -> list[Ge
         module = importlib.import_module(f"ingestion.{name}")
         written = module.generate(settings, lake) if day is None else module.generate_day(settings, lake, day)
         files += [GeneratedFile(name, uri, count) for uri, count in written]
+    if source_dsn is not None:
+        from ingestion import transactions
+
+        rows = (
+            transactions.load_history(settings, source_dsn)
+            if day is None
+            else transactions.load_day(settings, source_dsn, day)
+        )
+        files.append(GeneratedFile("transactions", transactions.TABLE, rows))
     return files
 
 

@@ -40,6 +40,17 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One throwaway PostgreSQL cluster (the local `sourcemf`) for the whole test run."""
+    from c360.services.postgres import PostgresCluster
+
+    cluster = PostgresCluster(str(tmp_path_factory.mktemp("pg") / "lake"))
+    info = cluster.start()
+    yield info
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server over real HTTP on 127.0.0.1: the stand-in for AWS APIs (S3, DynamoDB, ...)."""
     from moto.server import ThreadedMotoServer

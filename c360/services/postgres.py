@@ -120,6 +120,10 @@ class PostgresCluster:
             return True
         return self._run("test", "-w", str(path), "-a", "-x", str(path), check=False).returncode == 0
 
+    def load(self) -> PostgresInfo | None:
+        """The cluster's connection details when it has been created, else None."""
+        return self._load()
+
     def _load(self) -> PostgresInfo | None:
         if not self.state_file.exists():
             return None

@@ -1,0 +1,69 @@
+"""The transactions source database (the design's Aurora ``sourcemf``): ``C360_PG_DSN`` when set (AWS, or any
+PostgreSQL), otherwise the throwaway local cluster under the lake, started for the duration of a block."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from c360.errors import ServiceError
+from c360.services.postgres import PostgresCluster, PostgresInfo
+
+
+@dataclass(frozen=True)
+class SourceDatabase:
+    """How to reach the source database: a libpq DSN for psycopg and the JDBC pieces for Spark."""
+
+    dsn: str
+    jdbc_url: str
+    user: str
+    password: str
+    display: str
+    """A printable form without the password."""
+
+
+def from_info(info: PostgresInfo) -> SourceDatabase:
+    return SourceDatabase(info.dsn, info.jdbc_url, info.user, info.password, info.redacted())
+
+
+def from_dsn(dsn: str) -> SourceDatabase:
+    """Parse a libpq DSN (``host=... port=... dbname=... user=... password=...`` or a ``postgresql://`` URI)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception as exc:  # psycopg raises ProgrammingError subclasses for bad DSNs
+        raise ServiceError(f"C360_PG_DSN is not a valid PostgreSQL connection string: {exc}") from None
+    host = parts.get("host") or "127.0.0.1"
+    port = parts.get("port") or "5432"
+    database = parts.get("dbname") or "sourcemf"
+    user = str(parts.get("user") or "")
+    password = str(parts.get("password") or "")
+    return SourceDatabase(
+        dsn=dsn,
+        jdbc_url=f"jdbc:postgresql://{host}:{port}/{database}",
+        user=user,
+        password=password,
+        display=f"postgresql://{user}:***@{host}:{port}/{database}",
+    )
+
+
+@contextmanager
+def source_database(lake_root: str) -> Iterator[SourceDatabase]:
+    """The source database for a block: the configured one, or the local cluster (started, then stopped again
+    if this block started it)."""
+    configured = os.environ.get("C360_PG_DSN")
+    if configured:
+        yield from_dsn(configured)
+        return
+    cluster = PostgresCluster(lake_root)
+    existing = cluster.load()
+    was_running = bool(existing and cluster.is_running(existing))
+    info = cluster.start()
+    try:
+        yield from_info(info)
+    finally:
+        if not was_running:
+            cluster.stop()
