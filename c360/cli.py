@@ -340,6 +340,26 @@ def import_ga(
     _print_imports(audits)
 
 
+@import_app.command("berka")
+def import_berka(
+    folder: Annotated[Path, typer.Argument(help="Folder holding the PKDD'99 .asc files.")],
+    lake: LakeOption = None,
+) -> None:
+    """The PKDD'99 (Berka) bank: clients into the CRM layout, accounts/cards/... as mainframe extracts,
+    transactions into the source database."""
+    from c360.services.source_db import source_database
+    from ingestion.importers import berka
+
+    settings, store = _settings(lake)
+    _require(folder, directory=True)
+    try:
+        with source_database(settings.lake) as db:
+            audits = _step("Importing PKDD'99", lambda: berka.run(store, folder, db.dsn))
+    except C360Error as exc:
+        _fail(f"the transactions source database is not available: {exc}")
+    _print_imports(audits)
+
+
 @import_app.command("saas-sales")
 def import_saas_sales(
     file: Annotated[Path, typer.Argument(help="The SaaS Sales orders CSV.")],

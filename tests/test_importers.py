@@ -92,3 +92,98 @@ def test_wrong_file_is_a_clear_error(tmp_path: Path) -> None:
         app, ["import", "ga", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake")]
     )
     assert missing.exit_code == 1 and "is not a folder" in missing.output
+
+
+BERKA_COUNTS = {
+    "client": 5369,
+    "district": 77,
+    "account": 4500,
+    "disp": 5369,
+    "card": 892,
+    "loan": 682,
+    "order": 6471,
+    "trans": 49102,
+}
+
+
+@pytest.fixture
+def berka_db(postgres, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database in the shared test cluster, given to the importer as C360_PG_DSN."""
+    import dataclasses
+
+    import psycopg
+
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        conn.execute('drop database if exists "berka"')
+        conn.execute('create database "berka"')
+    dsn = dataclasses.replace(postgres, database="berka").dsn
+    monkeypatch.setenv("C360_PG_DSN", dsn)
+    return dsn
+
+
+def test_berka_lands_every_table_with_exact_counts(tmp_path: Path, berka_db: str) -> None:
+    import psycopg
+
+    from ingestion.copybooks import load_layout
+
+    folder = REFERENCE / "berka"
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(app, ["import", "berka", str(folder), "--lake", str(lake)])
+    assert result.exit_code == 0, result.output
+    for table, expected in BERKA_COUNTS.items():
+        lines = len((folder / f"{table}.asc").read_bytes().splitlines()) - 1
+        audit = _audit(lake, f"import_berka_{table}")
+        assert audit["raw_rows"] == lines == expected, table
+        assert audit["stage_rows"] + audit["quarantined_rows"] == audit["raw_rows"], table
+        assert audit["quarantined_rows"] == 0, table
+    (crm_file,) = (lake / "raw" / "crm").rglob("*.jsonl")
+    clients = [json.loads(line) for line in crm_file.read_text().splitlines()]
+    by_id = {c["client_id"]: c for c in clients}
+    assert len(by_id) == 5369
+    assert by_id[1]["birth_date"] == "1970-12-13" and by_id[1]["gender"] == "F"  # birth_number 706213
+    assert by_id[2]["birth_date"] == "1945-02-04" and by_id[2]["gender"] == "M"  # birth_number 450204
+    (accounts,) = (lake / "raw" / "account").rglob("*.dat")
+    layout = load_layout("account")
+    first = layout.decode_line(accounts.read_text().splitlines()[0])
+    assert (
+        first["account_id"] == 576
+        and first["frequency"] == "POPLATEK MESICNE"
+        and first["open_date"] == 19930101
+    )
+    with psycopg.connect(berka_db) as conn:
+        count, credits, kinds = conn.execute(
+            "select count(*), count(*) filter (where type = 'credit'), count(distinct type) from public.transactions"
+        ).fetchone()
+    assert count == BERKA_COUNTS["trans"]
+    expected_credits = sum(
+        1 for line in (folder / "trans.asc").read_text().splitlines()[1:] if line.split(";")[3] == '"PRIJEM"'
+    )
+    assert credits == expected_credits and kinds == 3
+
+
+def test_berka_bad_records_are_quarantined_not_lost(tmp_path: Path, berka_db: str) -> None:
+    folder = tmp_path / "berka"
+    folder.mkdir()
+    for table in BERKA_COUNTS:
+        lines = (REFERENCE / "berka" / f"{table}.asc").read_bytes().split(b"\r\n")[:4]
+        (folder / f"{table}.asc").write_bytes(b"\r\n".join(lines) + b"\r\n")
+    client = (folder / "client.asc").read_bytes().split(b"\r\n")
+    client[2] = b'2;"451304";1'  # month 13: not a date
+    client.insert(3, b'99;"7062;18')  # a broken quote must not swallow the next line
+    (folder / "client.asc").write_bytes(b"\r\n".join(client))
+    trans = (folder / "trans.asc").read_bytes().split(b"\r\n")
+    trans[1] = trans[1].replace(b'"PRIJEM"', b'"XYZ"')
+    (folder / "trans.asc").write_bytes(b"\r\n".join(trans))
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(app, ["import", "berka", str(folder), "--lake", str(lake)])
+    assert result.exit_code == 0, result.output
+    clients = _audit(lake, "import_berka_client")
+    assert (clients["raw_rows"], clients["stage_rows"], clients["quarantined_rows"]) == (4, 2, 2)
+    rejected = pq.read_table(lake / "stage" / "_quarantine" / "import_berka_client").to_pylist()
+    reasons = {r["_line_number"]: r["reason"] for r in rejected}
+    assert (
+        "not a valid date" in reasons[3]
+        and "expected 3 fields" in reasons[4]
+        or "not a ;-separated" in reasons[4]
+    )
+    assert _audit(lake, "import_berka_trans")["quarantined_rows"] == 1
