@@ -10,7 +10,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: setup system-deps venv run test lint format clean
+.PHONY: setup system-deps venv run test lint format clean .venv-checkov
 
 setup: system-deps venv
 
@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/c360 run
 
-test: setup
+test: setup .venv-checkov
 	$(BIN)/python -m pytest
 
 lint: venv
@@ -40,3 +40,25 @@ format: venv
 
 clean:
 	rm -rf lake target logs .pytest_cache
+
+# --- AWS packaging and template checks (infra/, c360/packaging.py) --------------------------------------------
+# make package      dist/artifacts (Lambda zips, Glue scripts and library, runner source), dist/manifest.json and
+#                   the rendered templates dist/infra/*.yaml; see infra/README.md "Deploy to AWS".
+# make .venv-checkov  checkov in a venv of its own (its dependencies conflict with our boto3 pin).
+DIST ?= dist
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+
+.PHONY: package
+
+package: venv
+	$(BIN)/python -m c360.packaging --dist $(DIST)
+	$(BIN)/python -m infra --manifest $(DIST)/manifest.json --out $(DIST)/infra/c360.yaml
+	cp infra/bootstrap.yaml $(DIST)/infra/bootstrap.yaml
+
+.venv-checkov: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed:
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	@touch $@
