@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -805,10 +804,13 @@ def load_day(settings: Settings, dsn: str, day: date) -> int:
 
 def c360view_ingestion_postgresql(event: dict, context: object) -> dict:
     """The transactions writer Lambda: on an EventBridge schedule, load the history into an empty database,
-    then append the transactions up to the event's day. ``C360_PG_DSN`` is the database's connection string."""
+    then append the transactions up to the event's day. ``C360_PG_DSN`` is the database's connection string,
+    completed with the credentials of the secret ``C360_PG_SECRET_ARN`` when set."""
     import psycopg
 
-    dsn = os.environ.get("C360_PG_DSN")
+    from c360.services.source_db import configured_dsn
+
+    dsn = configured_dsn()
     if not dsn:
         raise RuntimeError(
             "C360_PG_DSN is not set: give the sourcemf database's connection string (libpq DSN)"

@@ -50,11 +50,39 @@ def from_dsn(dsn: str) -> SourceDatabase:
     )
 
 
+def configured_dsn() -> str | None:
+    """The configured source database's DSN: ``C360_PG_DSN``, completed with the user and password of the
+    Secrets Manager secret ``C360_PG_SECRET_ARN`` when set (as on AWS, where the DSN carries no password).
+    None when nothing is configured."""
+    dsn = os.environ.get("C360_PG_DSN")
+    secret_id = os.environ.get("C360_PG_SECRET_ARN")
+    if not dsn:
+        if secret_id:
+            raise ServiceError("C360_PG_SECRET_ARN is set but C360_PG_DSN (host, port, dbname) is not")
+        return None
+    if not secret_id:
+        return dsn
+    import json
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+    from psycopg.conninfo import make_conninfo
+
+    try:
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+        values = json.loads(secret["SecretString"])
+    except (BotoCoreError, ClientError, KeyError, ValueError) as exc:
+        raise ServiceError(f"cannot read the database secret {secret_id}: {exc}") from None
+    if not isinstance(values, dict) or "password" not in values:
+        raise ServiceError(f"the database secret {secret_id} has no password field")
+    return make_conninfo(dsn, user=values.get("username") or values.get("user"), password=values["password"])
+
+
 @contextmanager
 def source_database(lake_root: str) -> Iterator[SourceDatabase]:
     """The source database for a block: the configured one, or the local cluster (started, then stopped again
     if this block started it)."""
-    configured = os.environ.get("C360_PG_DSN")
+    configured = configured_dsn()
     if configured:
         yield from_dsn(configured)
         return
