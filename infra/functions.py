@@ -126,6 +126,7 @@ def add_generator(t: Template, build: Build, generator: spec.Generator) -> None:
         environment["C360_CRM_API_URL"] = sub(
             f"https://${{{CRM_HTTP_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
         )
+        environment["C360_CRM_API_AUTH"] = "iam"  # the route is IAM-authorized: the puller signs with SigV4
         statements.append(
             statement(
                 ["execute-api:Invoke"],

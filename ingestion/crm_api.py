@@ -123,7 +123,7 @@ def pull(
             params["updated_since"] = since.isoformat()
         url = f"{base_url.rstrip('/')}/customers?{urllib.parse.urlencode(params)}"
         try:
-            with urllib.request.urlopen(url, timeout=60) as reply:
+            with urllib.request.urlopen(_request(url), timeout=60) as reply:
                 body = json.loads(reply.read())
         except urllib.error.HTTPError as exc:
             raise CrmApiError(
@@ -134,6 +134,29 @@ def pull(
         customers.extend(body["customers"])
         token = body.get("next_page_token")
     return customers
+
+
+def _request(url: str) -> urllib.request.Request:
+    """A GET request for ``url``; signed with SigV4 for API Gateway's IAM authorization when
+    ``C360_CRM_API_AUTH=iam`` (as deployed on AWS), using the standard AWS credential chain."""
+    request = urllib.request.Request(url, method="GET")
+    if os.environ.get("C360_CRM_API_AUTH", "").lower() != "iam":
+        return request
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise CrmApiError("C360_CRM_API_AUTH=iam but no AWS credentials are available to sign the request")
+    signed = AWSRequest(method="GET", url=url)
+    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", session.region_name or "us-east-1").add_auth(
+        signed
+    )
+    for name, value in signed.headers.items():
+        request.add_header(name, value)
+    return request
 
 
 def c360view_crm_api(event: dict, context: object) -> dict:

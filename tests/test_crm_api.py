@@ -101,3 +101,15 @@ def test_a_day_after_the_end_date_has_new_and_changed_customers(api_settings: Se
     assert changed, "existing customers change (moves, marriage, income)"
     assert all("2025-02-28" <= r["updated_at"] < "2025-03-01" for r in records)
     assert all(r["client_created_date"] < "2025-03-01" for r in new)
+
+
+def test_requests_are_signed_for_api_gateway_iam_auth(monkeypatch) -> None:
+    monkeypatch.setenv("C360_CRM_API_AUTH", "iam")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    request = crm_api._request("https://abc.execute-api.eu-west-1.amazonaws.com/customers?page_size=5")
+    auth = request.get_header("Authorization")
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") and "/eu-west-1/execute-api/" in auth
+    monkeypatch.delenv("C360_CRM_API_AUTH")
+    assert crm_api._request("http://127.0.0.1:1/customers").get_header("Authorization") is None
