@@ -151,9 +151,9 @@ def _request(url: str) -> urllib.request.Request:
     if credentials is None:
         raise CrmApiError("C360_CRM_API_AUTH=iam but no AWS credentials are available to sign the request")
     signed = AWSRequest(method="GET", url=url)
-    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", session.region_name or "us-east-1").add_auth(
-        signed
-    )
+    SigV4Auth(
+        credentials.get_frozen_credentials(), "execute-api", session.region_name or "us-east-1"
+    ).add_auth(signed)
     for name, value in signed.headers.items():
         request.add_header(name, value)
     return request

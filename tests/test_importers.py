@@ -181,9 +181,6 @@ def test_berka_bad_records_are_quarantined_not_lost(tmp_path: Path, berka_db: st
     assert (clients["raw_rows"], clients["stage_rows"], clients["quarantined_rows"]) == (4, 2, 2)
     rejected = pq.read_table(lake / "stage" / "_quarantine" / "import_berka_client").to_pylist()
     reasons = {r["_line_number"]: r["reason"] for r in rejected}
-    assert (
-        "not a valid date" in reasons[3]
-        and "expected 3 fields" in reasons[4]
-        or "not a ;-separated" in reasons[4]
-    )
+    assert "not a valid date" in reasons[3]
+    assert reasons[4].startswith("not a ;-separated record")
     assert _audit(lake, "import_berka_trans")["quarantined_rows"] == 1
