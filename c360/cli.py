@@ -171,6 +171,8 @@ def export(
     settings, store = _settings(lake)
     result = _step("Exporting profiles", lambda: pipeline.export(settings, store))
     out.print(f"exported {result.items:,} profiles to {result.uri}")
+    dashboard = _step("Building the dashboard", lambda: pipeline.dashboard(store))
+    out.print(f"dashboard: {dashboard}")
     if not (dynamodb_table or dynamodb_endpoint):
         return
     table = dynamodb_table or DEFAULT_PROFILE_TABLE
@@ -272,6 +274,7 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
     out.print(f"  customer_360 (Parquet): {store.uri('analytics', 'customer_360')}")
     out.print(f"  DuckDB database:        {store.uri('analytics', 'c360.duckdb')}")
     out.print(f"  DynamoDB export:        {store.uri('analytics', 'exports', 'dynamodb')}")
+    out.print(f"  Dashboard:              {store.uri('analytics', 'dashboard', 'index.html')}")
     out.print("  Lookup API:             c360 serve --port 8000  (then GET /customers/<client_id>)")
     out.print(f"  Quarantine:             {store.uri('stage', '_quarantine')}")
     out.print(f"  Audit records:          {store.uri('logs', 'audit')}")
