@@ -53,23 +53,51 @@ def generate(
     return files
 
 
-STAGE_JOBS = ("stage_crm_customers",)
-"""The Spark stage jobs, in the order ``c360 stage`` runs them in one session."""
+STAGE_JOBS = (
+    "stage_crm_customers",
+    "stage_visitor_map",
+    "stage_ga_sessions",
+    "stage_retail_orders",
+    "stage_districts",
+    "stage_accounts",
+    "stage_dispositions",
+    "stage_cards",
+    "stage_loans",
+    "stage_standing_orders",
+    "stage_transactions",
+)
+"""The Spark stage jobs, in the order ``c360 stage`` runs them in one session. Order matters: a job flags the
+orphan foreign keys of its table against the stage tables written before it (districts <- accounts <-
+dispositions (and crm_customers) <- cards; accounts <- loans, standing orders, transactions)."""
+JDBC_STAGE_JOBS = frozenset({"stage_transactions"})
+"""Stage jobs that read the source database: ``run`` gets its connection as ``jdbc``."""
 
 
 def stage(settings: Settings, lake: Lake, progress: Callable[[str], None] | None = None) -> list[SourceAudit]:
-    """Run every stage job in one local SparkSession (one JVM start for all of them)."""
+    """Run every stage job in one local SparkSession (one JVM start for all of them). The jobs that read the
+    source database get its connection (``C360_PG_DSN``, or the lake's local cluster, started for them)."""
     import importlib
+    from contextlib import ExitStack
 
+    from c360.services.source_db import SourceDatabase, source_database
     from c360.spark import local_session
+    from spark_jobs.common.jdbc import JdbcSource
 
     lake.ensure_zones()
     spark = local_session(settings)
-    for name in STAGE_JOBS:
-        if progress:
-            progress(name)
-        job = importlib.import_module(f"spark_jobs.{name}")
-        job.run(spark, lake.uri("raw"), lake.uri("stage"), lake.uri("logs"))
+    raw, stage_zone, logs = lake.uri("raw"), lake.uri("stage"), lake.uri("logs")
+    with ExitStack() as services:
+        database: SourceDatabase | None = None
+        for name in STAGE_JOBS:
+            if progress:
+                progress(name)
+            job = importlib.import_module(f"spark_jobs.{name}")
+            if name in JDBC_STAGE_JOBS:
+                database = database or services.enter_context(source_database(settings.lake))
+                jdbc = JdbcSource(url=database.jdbc_url, user=database.user, password=database.password)
+                job.run(spark, raw, stage_zone, logs, jdbc=jdbc)
+            else:
+                job.run(spark, raw, stage_zone, logs)
     return latest_audits(lake)
 
 

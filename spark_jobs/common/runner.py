@@ -7,7 +7,7 @@ A job supplies a :class:`LineSource` (its parse and dedup transformations and it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -166,3 +166,115 @@ def lake_uris(args: dict[str, str]) -> tuple[str, str, str]:
     if not (raw and stage and logs):
         raise SystemExit("give --lake PATH, or all of --raw_uri, --stage_uri and --logs_uri")
     return raw, stage, logs
+
+
+# --- files with a header line --------------------------------------------------------------------------------
+Prepare = Callable[[DataFrame], DataFrame]
+"""Raw lines -> raw lines, before :func:`transform` (e.g. drop valid header lines, mark the files' status)."""
+
+
+def header_error(text: str | None, expected: Sequence[str], separator: str = ",") -> str | None:
+    """Why ``text`` is not the header ``expected`` (None when it is). Names are compared trimmed and
+    case-insensitively; a missing, extra or renamed column is an error."""
+    names = [name.strip().lower() for name in text.split(separator)] if text is not None else []
+    if names == [name.lower() for name in expected]:
+        return None
+    got = "no header (empty file)" if text is None else repr(text[:200])
+    return f"unexpected header: expected {separator.join(expected)!r}, got {got}"
+
+
+def file_headers(lines: DataFrame) -> dict[str, str]:
+    """The first line of every file (a file without any line has no entry)."""
+    first = lines.where(F.col("_line_number") == 1).select("_source_file", "raw_record")
+    return {row["_source_file"]: row["raw_record"] for row in first.collect()}
+
+
+def mark_headers(lines: DataFrame, errors: Mapping[str, str | None]) -> DataFrame:
+    """Drop the header line of every file whose header is right, and add ``_header_error``: null for those
+    files, the reason for the others, whose lines (line 1 included) a job's parse must then quarantine whole.
+    ``errors`` maps each file to :func:`header_error` of its first line."""
+    spark = lines.sparkSession
+    schema = T.StructType(
+        [T.StructField("_source_file", T.StringType(), False), T.StructField("_header_error", T.StringType())]
+    )
+    status = spark.createDataFrame(sorted(errors.items()), schema)
+    marked = lines.join(F.broadcast(status), "_source_file", "left")
+    return marked.where(~((F.col("_line_number") == 1) & F.col("_header_error").isNull()))
+
+
+def stage_prepared_line_source(
+    spark: SparkSession, spec: LineSource, raw_uri: str, stage_uri: str, logs_uri: str, prepare: Prepare
+) -> AuditRecord:
+    """:func:`stage_line_source` with a ``prepare`` step between reading the lines and :func:`transform` (raw
+    rows are the lines ``prepare`` returns, so lines it drops, such as valid headers, are not records)."""
+    fs = HadoopFS(spark)
+    raw_root = raw_uri.rstrip("/")
+    stage_root = stage_uri.rstrip("/")
+    files = fs.list_files(f"{raw_root}/{spec.raw_prefix}", suffixes=spec.suffixes)
+    batch_id = batch_id_for(spec.name, files, raw_root)
+    lines = read_lines(spark, files, spec.encoding, spec.record_length).cache()
+    outcome = transform(spec, prepare(lines), batch_id)
+
+    target = f"{stage_root}/{spec.name}"
+    staging = f"{stage_root}/_staging/{spec.name}/{batch_id}"
+    publish(fs, outcome.stage, target, staging, spec.sort_by, spec.partition_by)
+    quarantine = f"{stage_root}/_quarantine/{spec.name}/batch_id={batch_id}"
+    publish(
+        fs,
+        outcome.quarantine.drop("_batch_id"),
+        quarantine,
+        f"{stage_root}/_staging/_quarantine/{spec.name}/{batch_id}",
+        ("_source_file", "_line_number"),
+    )
+    lines.unpersist()
+    record = AuditRecord(
+        source=spec.name,
+        batch_id=batch_id,
+        raw_rows=outcome.raw_rows,
+        stage_rows=outcome.stage_rows,
+        quarantined_rows=outcome.quarantined_rows,
+        deduplicated_rows=outcome.deduplicated_rows,
+        files=[f.uri for f in files],
+        stage_uri=target,
+        quarantine_uri=quarantine,
+    )
+    write_audit(fs, logs_uri, record)
+    reconcile(record)
+    return record
+
+
+# --- partition-wise publishing ------------------------------------------------------------------------------
+def publish_partitions(
+    fs: HadoopFS,
+    frame: DataFrame,
+    target: str,
+    staging: str,
+    partition_by: str,
+    values: Iterable[str],
+    sort_by: tuple[str, ...] = (),
+) -> None:
+    """Replace the partitions ``<partition_by>=<value>`` of ``target`` for every value in ``values``, and only
+    those: ``frame`` (which must hold rows of those partitions only) is written to ``staging``, one file per
+    partition, then each partition folder is swapped in on its own. A value without rows removes its partition.
+
+    Readers never see a half-written partition: a partition is the old folder or the new one (or, for the
+    instant between two renames, absent). Other partitions are not touched, files and modification times
+    included. A job killed mid-way leaves finished partitions swapped and the rest old; rerunning the batch
+    rewrites them all, so a caller records the batch as done (its bookmark) only after this returns."""
+    fs.delete(staging)
+    ordered = frame.repartition(partition_by).sortWithinPartitions(partition_by, *sort_by)
+    ordered.write.mode("overwrite").partitionBy(partition_by).parquet(staging)
+    for value in sorted(set(values)):
+        name = f"{partition_by}={value}"
+        replace_partition(fs, f"{staging}/{name}", f"{target}/{name}", f"{staging}/_replaced/{name}")
+    fs.delete(staging)
+
+
+def replace_partition(fs: HadoopFS, staged: str, target: str, trash: str) -> None:
+    """Swap the finished folder ``staged`` in for the partition folder ``target`` (the old one goes to ``trash``,
+    a hidden folder outside the table, then away); without ``staged``, remove ``target``."""
+    if fs.exists(target):
+        fs.rename(target, trash)
+    if fs.exists(staged):
+        fs.rename(staged, target)
+    fs.delete(trash)

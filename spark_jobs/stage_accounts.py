@@ -1,0 +1,60 @@
+"""Stage job: accounts (mainframe extract ``account``, copybook ``account.cpy``) -> ``<stage>/accounts/``.
+
+Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037]
+Local: called by ``c360 stage`` in the shared SparkSession, or ``python -m spark_jobs.stage_accounts --lake ./lake``
+
+One row per ``account_id``: the record of the latest extract (the full unload and the nightly increments are read
+together). ``frequency`` is the statement frequency in English (``monthly``, ``weekly``, ``after each
+transaction``; the extract's POPLATEK MESICNE, POPLATEK TYDNE, POPLATEK PO OBRATU). ``district_id`` is the branch's
+district (the design's branch_id); ``is_orphan`` is true when it is not in ``<stage>/districts/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from ingestion.copybooks import DEFAULT_ENCODING
+from spark_jobs.common.copybook_frames import (
+    CopybookSource,
+    code,
+    copybook_main,
+    date,
+    number,
+    stage_copybook_source,
+)
+from spark_jobs.common.foreign_keys import ForeignKey
+from spark_jobs.common.pkdd_codes import FREQUENCY
+from spark_jobs.common.quality import AuditRecord
+
+SOURCE = CopybookSource(
+    name="accounts",
+    raw_prefix="account",
+    copybook="account",
+    key="account_id",
+    columns=(
+        number("account_id", T.LongType(), required=True, positive=True),
+        number("district_id", T.LongType(), required=True),
+        code("frequency", FREQUENCY, required=True),
+        date("open_date", required=True),
+    ),
+    foreign_keys=(ForeignKey("district_id", "districts", "district_id"),),
+)
+STAGE_SCHEMA = SOURCE.schema
+
+
+def run(
+    spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str, encoding: str = DEFAULT_ENCODING
+) -> AuditRecord:
+    """Stage every account extract under ``raw_uri``: replace the stage table, quarantine, reconcile, audit."""
+    return stage_copybook_source(spark, SOURCE, raw_uri, stage_uri, logs_uri, encoding)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    copybook_main(SOURCE, argv, run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Stage job: dispositions (mainframe extract ``gbank``, copybook ``disposition.cpy``) -> ``<stage>/dispositions/``.
+
+Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037]
+Local: called by ``c360 stage`` in the shared SparkSession, or ``python -m spark_jobs.stage_dispositions --lake ./lake``
+
+Who may operate which account: one row per ``disp_id`` (the record of the latest extract), with the columns in the
+copybook's order (the original workshop read them in the wrong order). ``disp_type`` is ``owner`` or ``disponent``
+(the extract's OWNER, DISPONENT). ``is_orphan`` is true when the account is not in ``<stage>/accounts/`` or the
+client is not in ``<stage>/crm_customers/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from ingestion.copybooks import DEFAULT_ENCODING
+from spark_jobs.common.copybook_frames import (
+    CopybookSource,
+    code,
+    copybook_main,
+    date,
+    number,
+    stage_copybook_source,
+)
+from spark_jobs.common.foreign_keys import ForeignKey
+from spark_jobs.common.pkdd_codes import DISPOSITION_TYPE
+from spark_jobs.common.quality import AuditRecord
+
+SOURCE = CopybookSource(
+    name="dispositions",
+    raw_prefix="gbank",
+    copybook="disposition",
+    key="disp_id",
+    columns=(
+        number("disp_id", T.LongType(), required=True, positive=True),
+        number("client_id", T.LongType(), required=True),
+        number("account_id", T.LongType(), required=True),
+        code("disp_type", DISPOSITION_TYPE, required=True),
+        date("valid_from", required=True),
+    ),
+    foreign_keys=(
+        ForeignKey("account_id", "accounts", "account_id"),
+        ForeignKey("client_id", "crm_customers", "client_id"),
+    ),
+)
+STAGE_SCHEMA = SOURCE.schema
+
+
+def run(
+    spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str, encoding: str = DEFAULT_ENCODING
+) -> AuditRecord:
+    """Stage every gbank extract under ``raw_uri``: replace the stage table, quarantine, reconcile, audit."""
+    return stage_copybook_source(spark, SOURCE, raw_uri, stage_uri, logs_uri, encoding)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    copybook_main(SOURCE, argv, run)
+
+
+if __name__ == "__main__":
+    main()
