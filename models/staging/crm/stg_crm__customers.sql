@@ -2,7 +2,31 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'crm_customers') }}
+    select * from {{ source_or_empty(
+        'crm',
+        'crm_customers',
+        [
+            'client_id',
+            'first_name',
+            'last_name',
+            'email',
+            'phone',
+            'street_address',
+            'city',
+            'birth_date',
+            'gender',
+            'home_ownership',
+            'occupation',
+            'marital_status',
+            'is_head_of_household',
+            'income_band',
+            'cars_owned',
+            'client_created_at',
+            'updated_at',
+            '_ingested_at',
+            '_batch_id'
+        ]
+    ) }}
 
 ),
 

@@ -1,0 +1,153 @@
+-- One row per account: its balance at the as-of date and 3, 6 and 12 months before (the balance after the last
+-- transaction on or before each date), the average month-end balance over the 12 months up to the as-of date
+-- (an assets-under-management proxy), days with a negative balance and sanction-interest events in 12 months.
+with
+
+transactions as (
+
+    select * from {{ ref('stg_core_banking__transactions') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
+month_offsets as (
+
+    select * from {{ ref('month_offsets') }}
+
+),
+
+dated as (
+
+    select
+        transactions.account_id,
+        transactions.trans_id,
+        transactions.trans_date,
+        transactions.balance,
+        transactions.k_symbol,
+        as_of.as_of_date
+
+    from transactions
+    cross join as_of
+    where transactions.trans_date <= as_of.as_of_date
+
+),
+
+checkpoints as (
+
+    -- the as-of date and the same day 3, 6 and 12 months before, plus the 12 month-ends of the AUM average
+    select
+        month_offsets.month_offset,
+        {{ dbt.dateadd('month', '-1 * month_offsets.month_offset', 'as_of.as_of_date') }} as checkpoint_date
+
+    from month_offsets
+    cross join as_of
+
+),
+
+balance_spans as (
+
+    -- each transaction's balance holds from its day until the next transaction's day (or after the as-of date)
+    select
+        account_id,
+        trans_date,
+        balance,
+        k_symbol,
+        as_of_date,
+        lead(trans_date) over (partition by account_id order by trans_date, trans_id) as next_trans_date
+
+    from dated
+
+),
+
+balance_at_checkpoint as (
+
+    -- the one span that covers each checkpoint date (the balance at the end of that day)
+    select
+        balance_spans.account_id,
+        checkpoints.month_offset,
+        balance_spans.balance
+
+    from balance_spans
+    inner join checkpoints
+        on
+            balance_spans.trans_date <= checkpoints.checkpoint_date
+            and (
+                balance_spans.next_trans_date > checkpoints.checkpoint_date
+                or balance_spans.next_trans_date is null
+            )
+
+),
+
+latest_balances as (
+
+    select
+        account_id,
+        max(case when month_offset = 0 then balance end) as current_balance,
+        max(case when month_offset = 3 then balance end) as balance_3m_ago,
+        max(case when month_offset = 6 then balance end) as balance_6m_ago,
+        max(case when month_offset = 12 then balance end) as balance_12m_ago,
+        avg(case when month_offset < 12 then balance end) as avg_balance_12m
+
+    from balance_at_checkpoint
+    group by account_id
+
+),
+
+negative_days as (
+
+    select
+        account_id,
+        sum(
+            case
+                when balance < 0
+                    then greatest(
+                            0,
+                        {{ dbt.datediff(
+                            'greatest(trans_date, ' ~ dbt.dateadd('month', -12, 'as_of_date') ~ ')',
+                            'coalesce(next_trans_date, ' ~ dbt.dateadd('day', 1, 'as_of_date') ~ ')',
+                            'day'
+                        ) }}
+                        )
+                else 0
+            end
+        ) as days_negative_balance_12m,
+        sum(
+            case
+                when k_symbol = 'sanction interest if negative balance'
+                    and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }}
+                    then 1
+                else 0
+            end
+        ) as sanction_interest_events_12m
+
+    from balance_spans
+    where coalesce(next_trans_date, {{ dbt.dateadd('day', 1, 'as_of_date') }})
+        > {{ dbt.dateadd('month', -12, 'as_of_date') }}
+    group by account_id
+
+),
+
+final as (
+
+    select
+        latest_balances.account_id,
+        latest_balances.current_balance,
+        latest_balances.balance_3m_ago,
+        latest_balances.balance_6m_ago,
+        latest_balances.balance_12m_ago,
+        latest_balances.avg_balance_12m,
+        coalesce(negative_days.days_negative_balance_12m, 0) as days_negative_balance_12m,
+        coalesce(negative_days.sanction_interest_events_12m, 0) as sanction_interest_events_12m
+
+    from latest_balances
+    left join negative_days
+        on latest_balances.account_id = negative_days.account_id
+
+)
+
+select * from final

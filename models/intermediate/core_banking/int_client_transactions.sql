@@ -1,0 +1,108 @@
+-- One row per client with transactions on the accounts the client owns, as of the as-of date: credit and debit
+-- sums and counts over 3, 6 and 12 months (debit figures from debits and cash withdrawals only, never from
+-- credits), recency and frequency, and the channel counts behind the channel preference.
+with
+
+transactions as (
+
+    select * from {{ ref('stg_core_banking__transactions') }}
+
+),
+
+client_accounts as (
+
+    select * from {{ ref('int_client_accounts') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
+owned as (
+
+    select
+        client_accounts.client_id,
+        transactions.trans_id,
+        transactions.trans_date,
+        transactions.amount,
+        transactions.operation,
+        transactions.trans_type = 'credit' as is_credit,
+        transactions.trans_type in ('debit', 'cash withdrawal') as is_debit,
+        as_of.as_of_date
+
+    from transactions
+    inner join client_accounts
+        on transactions.account_id = client_accounts.account_id
+    cross join as_of
+    where
+        client_accounts.is_owner
+        and transactions.trans_date <= as_of.as_of_date
+
+),
+
+final as (
+
+    select
+        client_id,
+        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -3, 'as_of_date') }} then amount else 0 end)
+            as credit_sum_3m,
+        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -3, 'as_of_date') }} then 1 else 0 end)
+            as credit_count_3m,
+        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -3, 'as_of_date') }} then amount else 0 end)
+            as debit_sum_3m,
+        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -3, 'as_of_date') }} then 1 else 0 end)
+            as debit_count_3m,
+        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -6, 'as_of_date') }} then amount else 0 end)
+            as credit_sum_6m,
+        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -6, 'as_of_date') }} then 1 else 0 end)
+            as credit_count_6m,
+        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -6, 'as_of_date') }} then amount else 0 end)
+            as debit_sum_6m,
+        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -6, 'as_of_date') }} then 1 else 0 end)
+            as debit_count_6m,
+        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then amount else 0 end)
+            as credit_sum_12m,
+        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then 1 else 0 end)
+            as credit_count_12m,
+        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then amount else 0 end)
+            as debit_sum_12m,
+        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then 1 else 0 end)
+            as debit_count_12m,
+        max(trans_date) as last_transaction_date,
+        sum(case when trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then 1 else 0 end)
+            as transactions_12m,
+        sum(
+            case
+                when
+                    trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }}
+                    and operation in ('credit in cash', 'withdrawal in cash')
+                    then 1
+                else 0
+            end
+        ) as cash_transactions_12m,
+        sum(
+            case
+                when trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} and operation = 'credit card withdrawal'
+                    then 1
+                else 0
+            end
+        ) as card_transactions_12m,
+        sum(
+            case
+                when
+                    trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }}
+                    and operation in ('collection from another bank', 'remittance to another bank')
+                    then 1
+                else 0
+            end
+        ) as transfer_transactions_12m
+
+    from owned
+    group by client_id
+
+)
+
+select * from final

@@ -1,0 +1,46 @@
+with
+
+source as (
+
+    select * from {{ source_or_empty(
+        'core_banking',
+        'transactions',
+        [
+            'trans_id',
+            'account_id',
+            'trans_date',
+            'trans_type',
+            'operation',
+            'amount',
+            'balance',
+            'k_symbol',
+            'partner_bank',
+            'partner_account',
+            'is_orphan',
+            'trans_month'
+        ]
+    ) }}
+
+),
+
+renamed as (
+
+    select
+        cast(trans_id as bigint) as trans_id,
+        cast(account_id as bigint) as account_id,
+        cast(trans_date as date) as trans_date,
+        cast(trans_type as varchar) as trans_type,
+        cast(operation as varchar) as operation,  -- noqa: RF04
+        cast(amount as double) as amount,
+        cast(balance as double) as balance,
+        cast(k_symbol as varchar) as k_symbol,
+        cast(partner_bank as varchar) as partner_bank,
+        cast(partner_account as varchar) as partner_account,
+        cast(is_orphan as boolean) as is_orphan_account,
+        cast(trans_month as varchar) as trans_month
+
+    from source
+
+)
+
+select * from renamed
