@@ -47,7 +47,8 @@ final as (
         case
             when transactions.operation in ('credit in cash', 'withdrawal in cash') then 'cash'
             when transactions.operation = 'credit card withdrawal' then 'card'
-            when transactions.operation in ('collection from another bank', 'remittance to another bank') then 'transfer'
+            when transactions.operation in ('collection from another bank', 'remittance to another bank')
+                then 'transfer'
             else 'bank'
         end as channel,
         transactions.amount,
