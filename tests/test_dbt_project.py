@@ -75,3 +75,22 @@ def test_denylist_catches_duckdb_syntax() -> None:
     sample = "select x::int from t qualify row_number() over () = 1"
     hits = [why for pattern, why in DENYLIST.items() if re.search(pattern, sample)]
     assert hits == ["DuckDB cast shorthand", "QUALIFY"]
+
+
+def test_pii_columns_of_athena_tables_carry_lake_formation_tags(athena_compiled: Path) -> None:
+    import json
+
+    manifest = json.loads((athena_compiled.parents[2] / "manifest.json").read_text())
+    checked = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["config"]["materialized"] in ("view", "ephemeral"):
+            continue
+        pii = {name for name, column in node["columns"].items() if column.get("meta", {}).get("pii")}
+        if not pii:
+            continue
+        tags = (
+            (node["config"].get("lf_tags_config") or {}).get("tags_columns", {}).get("pii", {}).get("yes", [])
+        )
+        assert pii <= set(tags), f"{node['name']}: PII columns {sorted(pii - set(tags))} have no LF tag"
+        checked.append(node["name"])
+    assert "dim_customers" in checked
