@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -80,8 +81,25 @@ def item_lines(table: pa.Table) -> Iterator[str]:
         yield line
 
 
+def mart_uri(lake: Lake) -> str:
+    """Where customer_360's files are: ``<lake>/analytics/customer_360`` locally; on AWS, where dbt-athena put
+    the table (``s3_data_naming: schema_table_unique`` gives each build its own prefix), read from the Glue
+    catalog when ``C360_GLUE_DATABASE`` names the analytics database."""
+    database = os.environ.get("C360_GLUE_DATABASE")
+    if not database:
+        return lake.uri("analytics", MART)
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        table = boto3.client("glue").get_table(DatabaseName=database, Name=MART)["Table"]
+    except (BotoCoreError, ClientError) as exc:
+        raise ExportError(f"cannot find {database}.{MART} in the Glue catalog: {exc}") from exc
+    return table["StorageDescriptor"]["Location"].rstrip("/")
+
+
 def read_mart(lake: Lake) -> pa.Table:
-    uri = lake.uri("analytics", MART)
+    uri = mart_uri(lake)
     try:
         table = lake.read_parquet(uri)
     except LakeError as exc:

@@ -666,3 +666,23 @@ def local_endpoint(port: int = 0) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    """The export step as a Lambda (Step Functions invokes it after the dbt build): export customer_360 as
+    DynamoDB JSON under the lake and upsert the profiles into ``C360_DYNAMODB_TABLE`` (else the table the SSM
+    parameter of ``C360_ENV`` names)."""
+    from c360.export.dynamodb import export_items
+    from c360.settings import Settings
+
+    lake = Lake(Settings().lake)
+    env = os.environ.get("C360_ENV", DEFAULT_ENV)
+    table = os.environ.get("C360_DYNAMODB_TABLE") or resolve_table(env=env)
+    exported = export_items(lake)
+    loaded = load_profiles(lake, table)
+    return {
+        "run_id": exported.run_id,
+        "export_uri": exported.uri,
+        "table": loaded.table,
+        "items": loaded.items,
+    }

@@ -50,21 +50,25 @@ class FileBookmark:
 
     @classmethod
     def load(cls, fs: HadoopFS, uri: str, source: str) -> FileBookmark | None:
-        """The bookmark at ``uri``; None when there is none, or one of another format (then: rebuild)."""
+        """The bookmark at ``uri``; None when there is none, or it is unreadable or of another format: the caller
+        then rebuilds everything, which is always correct, only slower."""
         if not fs.exists(uri):
             return None
-        document = json.loads(fs.read_text(uri))
-        if document.get("version") != VERSION or document.get("source") != source:
+        try:
+            document = json.loads(fs.read_text(uri))
+            if document.get("version") != VERSION or document.get("source") != source:
+                return None
+            files = {
+                key: StagedFile(
+                    size=int(entry["size"]),
+                    modified_ms=int(entry["modified_ms"]),
+                    partitions=tuple(entry["partitions"]),
+                    batch_id=str(entry["batch_id"]),
+                )
+                for key, entry in document["files"].items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
-        files = {
-            key: StagedFile(
-                size=int(entry["size"]),
-                modified_ms=int(entry["modified_ms"]),
-                partitions=tuple(entry["partitions"]),
-                batch_id=str(entry["batch_id"]),
-            )
-            for key, entry in document["files"].items()
-        }
         return cls(source=source, files=files)
 
     def save(self, fs: HadoopFS, uri: str) -> None:
