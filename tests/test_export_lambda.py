@@ -59,5 +59,5 @@ def test_export_lambda_exports_and_loads(athena_built_lake: Lake, monkeypatch: p
 
 def test_missing_glue_table_is_a_clear_error(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("C360_GLUE_DATABASE", "nope")
-    with pytest.raises(ExportError, match="cannot find nope.customer_360 in the Glue catalog"):
+    with pytest.raises(ExportError, match=r"cannot find nope\.customer_360 in the Glue catalog"):
         mart_uri(Lake("s3://c360-analytics/lake"))

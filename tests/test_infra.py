@@ -152,15 +152,15 @@ def test_stage_step_runs_the_local_stage_jobs(
 ) -> None:
     definition = state_machine(template)["Definition"]
     substitutions = state_machine(template)["DefinitionSubstitutions"]
-    glue_runs = [
-        t for t in tasks(definition["States"]["stage"]) if t["Resource"].endswith("glue:startJobRun.sync")
-    ]
-    logical_ids = [t["Arguments"]["JobName"].strip("${}") for t in glue_runs]
     jobs = resources(template, "AWS::Glue::Job")
-    scripts = [
-        jobs[substitutions[i]["Ref"]]["Properties"]["Description"].split("/")[1].split(".py")[0]
-        for i in logical_ids
-    ]
+    scripts = []
+    for task in tasks(definition["States"]["stage"]):
+        if task["Resource"].endswith("glue:startJobRun.sync"):
+            logical_id = task["Arguments"]["JobName"].strip("${}")
+            description = jobs[substitutions[logical_id]["Ref"]]["Properties"]["Description"]
+            scripts.append(description.split("/")[1].split(".py")[0])
+        elif task["Resource"].endswith("emr-serverless:startJobRun.sync"):
+            scripts.append(task["Arguments"]["Name"])  # the GA advanced transformation runs on EMR
     assert scripts == list(pipeline.STAGE_JOBS)
     # With an EMR job: the same list, split between Glue and EMR Serverless; a script outside the list only
     # gets its Glue job.
