@@ -41,7 +41,7 @@ def test_docs_site_renders_the_lineage_of_customer_360(docs_site: Path, tmp_path
         )
         labels = page.evaluate(LINEAGE_LABELS)
         page.screenshot(path=str(tmp_path / "lineage.png"))
-    assert {"customer_360", "stg_crm__customers", "age_bands"} <= set(labels)
+    assert {"customer_360", "int_customer_features", "customer_segments"} <= set(labels)
     assert errors.exceptions == [], errors.exceptions
     assert errors.console == [], errors.console
     assert (tmp_path / "lineage.png").stat().st_size > 10_000

@@ -45,9 +45,27 @@ def test_customer_360_has_one_row_per_staged_client(built_lake: Path) -> None:
 def test_audit_json_reconciles(built_lake: Path) -> None:
     result = CliRunner().invoke(app, ["audit", "--json"], env={"C360_LAKE": str(built_lake)})
     assert result.exit_code == 0, result.output
-    (crm,) = json.loads(result.output)
-    assert crm["source"] == "crm_customers"
-    assert crm["raw_rows"] == crm["stage_rows"] + crm["quarantined_rows"] + crm["deduplicated_rows"]
+    audits = {a["source"]: a for a in json.loads(result.output)}
+    expected = {
+        "crm_customers",
+        "accounts",
+        "dispositions",
+        "cards",
+        "loans",
+        "standing_orders",
+        "districts",
+        "transactions",
+        "ga_sessions",
+        "ga_hits",
+        "visitor_map",
+        "retail_orders",
+    }
+    assert expected <= set(audits)
+    for audit in audits.values():
+        assert (
+            audit["raw_rows"] == audit["stage_rows"] + audit["quarantined_rows"] + audit["deduplicated_rows"]
+        )
+    crm = audits["crm_customers"]
     assert crm["deduplicated_rows"] > 0 and crm["stage_rows"] == 500
 
 

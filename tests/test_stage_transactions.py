@@ -48,10 +48,11 @@ SCHEMA = [
 ]
 PERMISSIVE_DDL = """
 create table public.transactions (
-    trans_id bigint primary key, account_id bigint, date date, type varchar(16), operation varchar(32),
+    trans_id bigint, account_id bigint, date date, type varchar(16), operation varchar(32),
     amount numeric(12, 2), balance numeric(14, 2), k_symbol varchar(40), bank char(2), account varchar(8)
 )"""
-"""The source table without its constraints, so that a test can hold the rows a broken source might send."""
+"""The source table without its constraints (not even the primary key), so that a test can hold the rows a broken
+source might send."""
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -308,6 +309,7 @@ ROWS = [
     (10, 1, "2024-02-10", None, "credit in cash", "5.00", "80.20", None, None, None),
     (11, 1, "2024-02-11", "credit", "collection from another bank", "5.00", "85.20", None, "X1", "1"),
     (12, 1, "2024-03-01", "debit", "  ", "14.60", "70.60", " ", None, ""),
+    (1, 1, "2024-01-05", "credit", "credit in cash", "100.00", "999.00", None, None, None),  # trans_id twice
 ]
 REASONS = {
     4: "amount is negative",
@@ -337,12 +339,11 @@ def test_bad_rows_are_quarantined_with_their_json_and_reason(
     info = _hand_written_source(postgres, "stage_tx_validation")
     _write_accounts(spark, tmp_path, [1])
     record = _run(spark, tmp_path, info, num_partitions=2)
-    good = len(ROWS) - len(REASONS)
     assert (record.raw_rows, record.stage_rows, record.quarantined_rows, record.deduplicated_rows) == (
         len(ROWS),
-        good,
+        len(ROWS) - len(REASONS) - 1,
         len(REASONS),
-        0,
+        1,
     )
     quarantine = tmp_path / "stage" / "_quarantine" / "transactions" / f"batch_id={record.batch_id}"
     bad = {r["_line_number"]: r for r in pq.read_table(quarantine).to_pylist()}
@@ -354,6 +355,9 @@ def test_bad_rows_are_quarantined_with_their_json_and_reason(
 
     staged = {r["trans_id"]: r for r in _staged(tmp_path)}
     assert set(staged) == {1, 2, 3, 9, 12}
+    assert staged[1]["balance"] == Decimal("999.00"), (
+        "of two copies in one batch, the same one is kept every time"
+    )
     assert (staged[2]["trans_type"], staged[2]["k_symbol"]) == ("credit", "interest credited")
     assert (staged[3]["trans_type"], staged[3]["operation"], staged[3]["k_symbol"]) == (
         "debit",

@@ -235,7 +235,7 @@ def record_parser(source: CopybookSource) -> Parse:
         fields = {f.column: decode_field(f, record) for f in layout.data_fields}
         length_ok = F.length(record) == layout.record_length
         values = {name: F.when(length_ok, d.value) for name, d in fields.items()}
-        typed = {c.name: _typed(c, fields, values) for c in source.columns}
+        typed = {c.name: _typed(c, values) for c in source.columns}
 
         checks: list[tuple[Column, Column | str]] = [
             (
@@ -273,7 +273,8 @@ def record_parser(source: CopybookSource) -> Parse:
     return parse
 
 
-def _typed(c: StageColumn, fields: dict[str, Decoded], values: dict[str, Column]) -> Column:
+def _typed(c: StageColumn, values: dict[str, Column]) -> Column:
+    """The stage value of column ``c`` from the decoded field values (null when it does not convert)."""
     value = values[c.field]
     if c.kind == "date":
         return calendar_date(value)

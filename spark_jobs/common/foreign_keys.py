@@ -52,7 +52,9 @@ def flag_orphans(frame: DataFrame, foreign_keys: tuple[ForeignKey, ...], stage_r
             .distinct()
             .withColumn(found, F.lit(True))
         )
-        result = result.join(parent, result[fk.column] == parent[key], "left").drop(key)
+        # Parents are dimension-sized (accounts, dispositions, clients): broadcast their keys, never shuffle the
+        # child rows (transactions) for the lookup.
+        result = result.join(F.broadcast(parent), result[fk.column] == parent[key], "left").drop(key)
         orphan = orphan | (F.col(fk.column).isNotNull() & F.col(found).isNull())
     drops = [f"_fk{i}_found" for i in range(len(foreign_keys))]
     return result.withColumn("is_orphan", orphan).drop(*drops)
