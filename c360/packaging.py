@@ -265,7 +265,14 @@ def build_lambda_layer(
 
 def build_glue(repo: Path, artifacts: Path) -> tuple[str, dict[str, str]]:
     """The library zip and the stage scripts, under one content hash."""
-    library = deterministic_zip(tree_files(repo, GLUE_PACKAGE))
+    # The stage jobs import the copybook parser (standard library only) to decode the mainframe extracts.
+    library = deterministic_zip(
+        [
+            *tree_files(repo, GLUE_PACKAGE),
+            ("ingestion/__init__.py", repo / "ingestion" / "__init__.py"),
+            *tree_files(repo, "ingestion/copybooks"),
+        ]
+    )
     scripts = {path.stem: path.read_bytes() for path in sorted((repo / GLUE_PACKAGE).glob("stage_*.py"))}
     digest = short_hash(library + b"".join(name.encode() + body for name, body in scripts.items()))
     library_key = _write(artifacts, f"glue/{digest}/lib/c360_spark_jobs.zip", library)

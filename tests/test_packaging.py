@@ -155,6 +155,7 @@ def test_glue_layout_has_every_stage_script_and_the_library(
         ).read_bytes()
     library = dist / "artifacts" / manifest.glue_library
     entries = names(library)
+    assert "ingestion/copybooks/__init__.py" in entries and "ingestion/copybooks/account.cpy" in entries
     assert "spark_jobs/__init__.py" in entries and "spark_jobs/common/args.py" in entries
     # Glue puts --extra-py-files on sys.path: the shared modules import from the zip alone (no site-packages).
     probe = (
@@ -257,7 +258,8 @@ def test_rendered_template_references_the_built_artifacts(
     for resource in template["Resources"].values():
         for value in _strings(resource):
             if "${ArtifactPrefix}" in value:
-                referenced.add(value.split("${ArtifactPrefix}", 1)[1])
+                # the key ends at the first space (EMR's sparkSubmitParameters carry more options after it)
+                referenced.add(value.split("${ArtifactPrefix}", 1)[1].split()[0])
     patterns = {key for key in referenced if key.endswith("*")}  # IAM resources: the role may read below them
     referenced -= patterns
     assert referenced, "the template references packaged artifacts"
