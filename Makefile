@@ -62,3 +62,12 @@ $(CHECKOV_VENV)/.installed:
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $@
+
+# --- benchmarks (benchmarks/run.py): every measurement REPEAT times at SCALE, medians into BENCHMARKS.md --------
+SCALE ?= 1
+REPEAT ?= 3
+
+.PHONY: bench
+
+bench: setup
+	$(BIN)/python -m benchmarks.run --scale $(SCALE) --repeat $(REPEAT) --out BENCHMARKS.md

@@ -1,0 +1,765 @@
+"""The benchmark harness: every measurement N times at one scale, medians into ``BENCHMARKS.md``.
+
+    python -m benchmarks.run --scale 1 --repeat 3 --out BENCHMARKS.md      (or: make bench SCALE=1 REPEAT=3)
+
+Each repeat builds a fresh lake under ``--workdir`` and runs, each in its own worker subprocess (``--worker``):
+generate (per source; transactions into the lake's PostgreSQL), the DuckDB TPC-H ``dbgen`` peer, stage (JVM
+start-up timed apart, then every Spark job), ``dbt build``, ``dbt parse`` (cold), the hand-written DuckDB floor
+(``benchmarks/floor_customer_360.sql``), the incremental day (generate one day, stage, build) and the export
+(DynamoDB JSON, our BatchWriteItem loader and awswrangler's ``put_df`` to the same local endpoint). Peak RSS per
+step is the larger of ``os.wait4``'s ``ru_maxrss`` for the worker (with its reaped children) and a /proc sample
+of the worker's whole process tree (the Spark JVM included). The Athena cost proxy is read from the Parquet
+metadata of the first repeat's lake. The report's section for the scale is replaced (other scales are kept);
+raw results are kept beside it as JSON. No timing is asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULT_PREFIX = "BENCH_RESULT "
+FLOOR_SQL = Path(__file__).with_name("floor_customer_360.sql")
+BENCH_VENV = REPO / ".venv-bench"
+AWSWRANGLER_PIN = "awswrangler==3.17.1"
+ATHENA_USD_PER_TB = 5.0
+ATHENA_MIN_BYTES = 10 * 1024 * 1024
+"""Athena bills at least 10 MB per query."""
+STEPS = ("generate", "dbgen", "stage", "build", "parse", "floor", "incremental", "export")
+
+
+# --- peak RSS of a process tree (no psutil: /proc) --------------------------------------------------------------
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = Path(stat).read_text()
+        except OSError:
+            continue
+        pid = int(stat.split("/")[2])
+        ppid = int(text[text.rfind(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(pid)
+    return children
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kb(root: int) -> int:
+    children = _children_map()
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += _rss_kb(pid)
+        todo += children.get(pid, [])
+    return total
+
+
+class PeakSampler:
+    """Samples the RSS of this process and all its descendants every ``interval`` seconds; ``peak_kb``."""
+
+    def __init__(self, interval: float = 0.25) -> None:
+        self.interval, self.peak_kb = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, tree_rss_kb(os.getpid()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakSampler:
+        if Path("/proc/self/status").exists():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+# --- workers (one per step, in a subprocess) --------------------------------------------------------------------
+def _settings(lake: str, scale: float, seed: int):
+    from c360.settings import Settings
+
+    return Settings().with_overrides(lake=lake, scale=scale, seed=seed)
+
+
+def _timed(action):
+    start = time.perf_counter()
+    value = action()
+    return value, time.perf_counter() - start
+
+
+def work_generate(settings, lake) -> dict[str, Any]:
+    import importlib
+
+    from c360.pipeline import FILE_SOURCES
+    from c360.services.source_db import source_database
+    from ingestion import transactions
+
+    lake.ensure_zones()
+    sources: dict[str, Any] = {}
+    start = time.perf_counter()
+    for name in FILE_SOURCES:
+        module = importlib.import_module(f"ingestion.{name}")
+        written, seconds = _timed(lambda m=module: m.generate(settings, lake))
+        sources[name] = {"rows": sum(n for _, n in written), "seconds": seconds}
+    files_seconds = time.perf_counter() - start
+    db_ctx = source_database(settings.lake)
+    db, db_start = _timed(db_ctx.__enter__)
+    try:
+        rows, seconds = _timed(lambda: transactions.load_history(settings, db.dsn))
+    finally:
+        db_ctx.__exit__(None, None, None)
+    sources["transactions"] = {"rows": rows, "seconds": seconds}
+    return {
+        "seconds": files_seconds + seconds,
+        "files_seconds": files_seconds,
+        "postgres_start_seconds": db_start,
+        "sources": sources,
+    }
+
+
+def work_dbgen(scale: float) -> dict[str, Any]:
+    import duckdb
+    import duckdb_extensions
+
+    sf = round(max(0.01, 0.1 * scale), 3)
+    con = duckdb.connect()
+    duckdb_extensions.import_extension("tpch", con=con)
+    _, seconds = _timed(lambda: con.sql(f"CALL dbgen(sf={sf})"))
+    rows = con.sql("select (select count(*) from lineitem) + (select count(*) from orders)").fetchone()[0]
+    return {"sf": sf, "rows": rows, "seconds": seconds}
+
+
+def work_stage(settings, lake) -> dict[str, Any]:
+    from c360 import pipeline
+    from c360.spark import local_session
+
+    spark, jvm_seconds = _timed(lambda: local_session(settings))
+    marks: list[tuple[str, float]] = []
+    start = time.perf_counter()
+    audits = pipeline.stage(settings, lake, progress=lambda name: marks.append((name, time.perf_counter())))
+    end = time.perf_counter()
+    spark.stop()
+    raw = {a.source: a.raw_rows for a in audits}
+    jobs = {}
+    for i, (name, t0) in enumerate(marks):
+        t1 = marks[i + 1][1] if i + 1 < len(marks) else end
+        source = name.removeprefix("stage_")
+        jobs[source] = {"seconds": t1 - t0, "rows": raw.get(source, 0)}
+    if "ga_sessions" in jobs:
+        jobs["ga_sessions"]["hits"] = raw.get("ga_hits", 0)
+    return {
+        "jvm_seconds": jvm_seconds,
+        "jobs_seconds": end - start,
+        "seconds": jvm_seconds + end - start,
+        "rows": sum(j["rows"] for j in jobs.values()),
+        "jobs": jobs,
+        "driver_memory": settings.spark_driver_memory,
+    }
+
+
+def work_build(settings, lake) -> dict[str, Any]:
+    from c360 import pipeline
+
+    result, seconds = _timed(lambda: pipeline.build(settings, lake))
+    return {"seconds": seconds, "nodes": result.nodes, "memory_limit": settings.duckdb_memory_limit}
+
+
+def work_parse(settings, lake) -> dict[str, Any]:
+    from c360.dbt_runner import run_dbt
+
+    _, seconds = _timed(lambda: run_dbt(settings, "parse", extra=["--no-partial-parse"]))
+    return {"seconds": seconds}
+
+
+def floor_query(stage_uri: str) -> str:
+    return FLOOR_SQL.read_text().replace("{stage}", stage_uri)
+
+
+def work_floor(settings, lake) -> dict[str, Any]:
+    import duckdb
+
+    out = Path(tempfile.mkdtemp()) / "floor_customer_360.parquet"
+    con = duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit})
+    query = floor_query(lake.uri("stage"))
+    _, seconds = _timed(lambda: con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet)"))
+    rows = con.sql(f"select count(*) from read_parquet('{out}')").fetchone()[0]
+    columns = len(con.sql(f"select * from read_parquet('{out}') limit 0").columns)
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return {"seconds": seconds, "rows": rows, "columns": columns}
+
+
+def work_incremental(settings, lake) -> dict[str, Any]:
+    from c360 import pipeline
+    from c360.services.source_db import source_database
+
+    day = settings.end_date + timedelta(days=1)
+    with source_database(settings.lake) as db:
+        files, gen_seconds = _timed(lambda: pipeline.generate(settings, lake, day, db.dsn))
+    staged = work_stage(settings, lake)
+    _built, build_seconds = _timed(lambda: pipeline.build(settings, lake))
+    return {
+        "day": day.isoformat(),
+        "rows": sum(f.records for f in files),
+        "generate_seconds": gen_seconds,
+        "stage_seconds": staged["seconds"],
+        "build_seconds": build_seconds,
+        "seconds": gen_seconds + staged["seconds"] + build_seconds,
+    }
+
+
+PEER_PUT_DF = r"""
+import json, sys, time
+from decimal import Decimal
+import boto3, pandas as pd, awswrangler as wr
+endpoint, table, parquet = sys.argv[1:4]
+wr.config.dynamodb_endpoint_url = endpoint
+session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+df = pd.read_parquet(parquet)
+for column in df.columns:  # DynamoDB has no float: Decimal, like our loader; dates as ISO strings
+    if df[column].dtype.kind == "f":
+        df[column] = [None if v != v else Decimal(str(v)) for v in df[column]]
+    elif df[column].dtype.kind in "OM":
+        df[column] = [None if v is None or v != v else (v.isoformat() if hasattr(v, "isoformat") else v)
+                      for v in df[column]]
+df = df.astype(object).where(df.notna(), None)
+start = time.perf_counter()
+wr.dynamodb.put_df(df=df, table_name=table, boto3_session=session, use_threads=4)
+seconds = time.perf_counter() - start
+print(json.dumps({"items": len(df), "seconds": seconds, "version": wr.__version__}))
+"""
+
+
+def ensure_bench_venv() -> tuple[Path | None, str]:
+    """awswrangler pins pyarrow<26 (ours is 26): it lives in .venv-bench, created here (never by `make test`)."""
+    python = BENCH_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import awswrangler"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return python, ""
+    try:
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True, capture_output=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", AWSWRANGLER_PIN],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, f"could not create {BENCH_VENV.name} with {AWSWRANGLER_PIN}: {exc}"
+    return python, ""
+
+
+def work_export(settings, lake) -> dict[str, Any]:
+    from c360.export.dynamodb import export_items
+    from c360.export.dynamodb_loader import dynamodb_client, ensure_table, load_profiles, local_endpoint
+
+    exported, export_seconds = _timed(lambda: export_items(lake))
+    result: dict[str, Any] = {"items": exported.items, "export_seconds": export_seconds}
+    with local_endpoint() as endpoint:
+        loaded, load_seconds = _timed(lambda: load_profiles(lake, "bench-c360", endpoint))
+        result.update(load_items=loaded.items, load_seconds=load_seconds)
+        python, reason = ensure_bench_venv()
+        if python is None:
+            result["peer_skipped"] = reason
+            return result
+        ensure_table(dynamodb_client(endpoint), "bench-wrangler")
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        env.pop("AWS_ENDPOINT_URL", None)
+        parquet = lake.uri("analytics", "customer_360")
+        peer = subprocess.run(
+            [str(python), "-c", PEER_PUT_DF, endpoint, "bench-wrangler", parquet],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if peer.returncode != 0:
+            result["peer_skipped"] = "awswrangler put_df failed: " + peer.stderr.strip().splitlines()[-1]
+        else:
+            data = json.loads(peer.stdout.strip().splitlines()[-1])
+            result.update(
+                peer_items=data["items"], peer_seconds=data["seconds"], peer_version=data["version"]
+            )
+    return result
+
+
+def worker_main(step: str, lake_root: str, scale: float, seed: int) -> None:
+    from c360.storage import Lake
+
+    settings = _settings(lake_root, scale, seed)
+    lake = Lake(settings.lake)
+    with PeakSampler() as sampler:
+        data = work_dbgen(scale) if step == "dbgen" else globals()[f"work_{step}"](settings, lake)
+    data["tree_peak_kb"] = sampler.peak_kb
+    print(RESULT_PREFIX + json.dumps(data), flush=True)
+
+
+# --- parent: run workers, aggregate, report ---------------------------------------------------------------------
+def run_worker(step: str, lake: str, scale: float, seed: int, log: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.run", "--worker", step, "--lake", lake]
+    cmd += ["--scale", str(scale), "--seed", str(seed)]
+    env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    with open(log, "a") as err, tempfile.TemporaryFile("w+") as out:
+        err.write(f"\n=== {step} {lake} {datetime.now(UTC).isoformat()}\n")
+        err.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        text = out.read()
+    lines = [line for line in text.splitlines() if line.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark step {step} failed (exit {proc.returncode}); see {log}")
+    data = json.loads(lines[-1][len(RESULT_PREFIX) :])
+    data["wall_seconds"] = wall
+    data["peak_rss_mb"] = max(usage.ru_maxrss, data.pop("tree_peak_kb", 0)) / 1024
+    return data
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info() -> dict[str, Any]:
+    from c360.settings import Settings
+
+    settings = Settings()
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem = re.search(r"MemTotal:\s+(\d+)", meminfo)
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text()) if meminfo else None
+    java = Path(settings.java_home) / "bin" / "java"
+    try:
+        java_out = subprocess.run([str(java), "-version"], capture_output=True, text=True).stderr
+        java_version = java_out.splitlines()[0] if java_out else "unknown"
+    except OSError:
+        java_version = "not found"
+    wrangler = BENCH_VENV / "bin" / "python"
+    wr_version = "not installed"
+    if wrangler.exists():
+        probe = subprocess.run(
+            [str(wrangler), "-c", "import awswrangler; print(awswrangler.__version__)"],
+            capture_output=True,
+            text=True,
+        )
+        wr_version = probe.stdout.strip() or wr_version
+    return {
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": cpu.group(1).strip() if cpu else platform.processor(),
+        "memory_gb": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": _version("duckdb"),
+        "pyspark": _version("pyspark"),
+        "dbt-core": _version("dbt-core"),
+        "dbt-duckdb": _version("dbt-duckdb"),
+        "java": java_version,
+        "awswrangler (.venv-bench)": wr_version,
+        "duckdb_memory_limit": settings.duckdb_memory_limit,
+        "spark_driver_memory": settings.spark_driver_memory,
+        "spark_master": settings.spark_master,
+    }
+
+
+# --- Athena cost proxy (Parquet metadata) -----------------------------------------------------------------------
+def _parquet_files(root: str) -> list[str]:
+    return sorted(p for p in glob.glob(f"{root}/**/*.parquet", recursive=True) if "/." not in p)
+
+
+def scanned_bytes(files: list[str], columns: list[str] | None, lookup: tuple[str, int] | None = None) -> int:
+    """Bytes Athena would read: each file's footer, plus the compressed column chunks of the selected columns
+    (all with ``columns=None``) in the row groups that min/max statistics cannot rule out for ``lookup``."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        total += meta.serialized_size + 8
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            chunks = {names[i]: group.column(i) for i in range(group.num_columns)}
+            if lookup is not None:
+                key, value = lookup
+                chunk = chunks.get(key)
+                stats = chunk.statistics if chunk is not None else None
+                if stats is not None and stats.has_min_max and not (stats.min <= value <= stats.max):
+                    total += chunk.total_compressed_size  # the predicate column is read to rule it out
+                    continue
+            wanted = chunks if columns is None else {c: chunks[c] for c in columns if c in chunks}
+            total += sum(c.total_compressed_size for c in wanted.values())
+    return total
+
+
+def athena_proxy(lake_root: str) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    c360 = _parquet_files(f"{lake_root}/analytics/customer_360")
+    txns_root = f"{lake_root}/stage/transactions"
+    txns = _parquet_files(txns_root)
+    months = sorted({m for p in txns for m in re.findall(r"trans_month=([^/]+)", p)})
+    client = None
+    if c360:
+        ids = pq.read_table(c360[0], columns=["client_id"]).column("client_id").to_pylist()
+        client = ids[len(ids) // 2] if ids else None
+    mart_cols = ["value_tier", "rfm_segment", "current_balance", "retail_sales"]
+    rows = [
+        {
+            "query": "customer_360, full scan (`SELECT *`)",
+            "bytes": scanned_bytes(c360, None),
+        },
+        {
+            "query": "typical mart query: `SELECT value_tier, rfm_segment, count(*), avg(current_balance), "
+            "sum(retail_sales) FROM customer_360 GROUP BY 1, 2` (column pruning)",
+            "bytes": scanned_bytes(c360, mart_cols),
+        },
+        {
+            "query": f"single-customer lookup: `SELECT * FROM customer_360 WHERE client_id = {client}` "
+            "(row-group min/max pruning)",
+            "bytes": scanned_bytes(c360, None, ("client_id", client) if client is not None else None),
+        },
+        {
+            "query": "stage transactions, full scan (`SELECT *`)",
+            "bytes": scanned_bytes(txns, None),
+        },
+    ]
+    if months:
+        last = [p for p in txns if f"trans_month={months[-1]}" in p]
+        rows.append(
+            {
+                "query": f"last month's debits: `SELECT account_id, amount FROM transactions WHERE "
+                f"trans_month = '{months[-1]}' AND trans_type = 'debit'` (partition + column pruning)",
+                "bytes": scanned_bytes(last, ["account_id", "amount", "trans_type"]),
+            }
+        )
+    for row in rows:
+        row["billed_bytes"] = max(row["bytes"], ATHENA_MIN_BYTES)
+        row["usd"] = row["billed_bytes"] / 1e12 * ATHENA_USD_PER_TB
+    return rows
+
+
+# --- aggregation and the report ---------------------------------------------------------------------------------
+def median(runs: list[dict[str, Any]], *path: str) -> float | None:
+    values = []
+    for run in runs:
+        value: Any = run
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, int | float):
+            values.append(float(value))
+    return statistics.median(values) if values else None
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def _rate(rows: float | None, seconds: float | None) -> float | None:
+    return rows / seconds if rows is not None and seconds else None
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a is not None and b else "n/a"
+
+
+def render_section(scale: float, meta: dict[str, Any], results: dict[str, list[dict[str, Any]]]) -> str:
+    n = {step: len(runs) for step, runs in results.items()}
+    m = meta["machine"]
+    lines = [
+        f"<!-- bench:scale={scale}:start -->",
+        f"## Scale {scale}",
+        "",
+        f"Run {meta['started']} → {meta.get('finished', '')}; repeats requested: {meta['repeat']}, completed: "
+        f"{meta['completed']}; seed {meta['seed']}. Values are medians of the completed repeats; times in "
+        "seconds, wall clock. Load average (1/5/15 min) before: "
+        f"{meta['load_before']}, after: {meta.get('load_after', '')}.",
+        "",
+        "### Machine",
+        "",
+        "| item | value |",
+        "|---|---|",
+        *[f"| {key} | {value} |" for key, value in m.items()],
+        "",
+    ]
+    g = results.get("generate", [])
+    d = results.get("dbgen", [])
+    t_rows, t_s = (
+        median(g, "sources", "transactions", "rows"),
+        median(g, "sources", "transactions", "seconds"),
+    )
+    d_rows, d_s = median(d, "rows"), median(d, "seconds")
+    lines += [
+        "### Generation",
+        "",
+        f"Runs: {n.get('generate', 0)} (dbgen: {n.get('dbgen', 0)}). Transactions are generated with NumPy and "
+        "loaded into the lake's PostgreSQL with COPY; dbgen is DuckDB's in-process TPC-H generator "
+        "(lineitem + orders rows).",
+        "",
+        "| measurement | rows | seconds | rows/s | vs dbgen |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    peer_rate = _rate(d_rows, d_s)
+    for source in g[0]["sources"] if g else {}:
+        rows, secs = median(g, "sources", source, "rows"), median(g, "sources", source, "seconds")
+        rate = _rate(rows, secs)
+        lines.append(
+            f"| generate {source} | {_f(rows, 0)} | {_f(secs)} | {_f(rate, 0)} | "
+            f"{_ratio(rate, peer_rate) if source == 'transactions' else ''} |"
+        )
+    lines += [
+        f"| generate, all sources | | {_f(median(g, 'seconds'))} | | |",
+        f"| (PostgreSQL cluster start) | | {_f(median(g, 'postgres_start_seconds'))} | | |",
+        f"| **peer** DuckDB TPC-H dbgen sf={d[0]['sf'] if d else '?'} | {_f(d_rows, 0)} | {_f(d_s)} | "
+        f"{_f(peer_rate, 0)} | 1.00x |",
+        "",
+        f"Transactions rows/s ÷ dbgen rows/s: **{_ratio(_rate(t_rows, t_s), peer_rate)}**.",
+        "",
+    ]
+    s = results.get("stage", [])
+    lines += [
+        "### Stage (Spark, one session)",
+        "",
+        f"Runs: {n.get('stage', 0)}. Rows are raw records read per job (GA: sessions; its hits are written "
+        "too). `stage_transactions` includes starting the lake's PostgreSQL for the JDBC read.",
+        "",
+        "| job | raw rows | seconds | rows/s | share of stage |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    total = median(s, "seconds")
+    for job in s[0]["jobs"] if s else {}:
+        rows, secs = median(s, "jobs", job, "rows"), median(s, "jobs", job, "seconds")
+        share = f"{100 * secs / total:.0f}%" if secs and total else "n/a"
+        lines.append(f"| {job} | {_f(rows, 0)} | {_f(secs)} | {_f(_rate(rows, secs), 0)} | {share} |")
+    jvm = median(s, "jvm_seconds")
+    lines += [
+        f"| **JVM start-up + SparkSession** | | {_f(jvm)} | | "
+        f"{f'{100 * jvm / total:.0f}%' if jvm and total else 'n/a'} |",
+        f"| **whole stage step** | {_f(median(s, 'rows'), 0)} | {_f(total)} | "
+        f"{_f(_rate(median(s, 'rows'), total), 0)} | 100% |",
+        "",
+    ]
+    b, p, fl = results.get("build", []), results.get("parse", []), results.get("floor", [])
+    build_s, floor_s = median(b, "seconds"), median(fl, "seconds")
+    lines += [
+        "### dbt build vs the floor",
+        "",
+        f"Runs: build {n.get('build', 0)}, parse {n.get('parse', 0)}, floor {n.get('floor', 0)}. The floor is "
+        f"`benchmarks/floor_customer_360.sql` ({fl[0]['columns'] if fl else '?'} of customer_360's columns, "
+        "straight from stage Parquet, one DuckDB query written to Parquet).",
+        "",
+        "| measurement | seconds | vs floor |",
+        "|---|---:|---:|",
+        f"| `dbt build` ({_f(median(b, 'nodes'), 0)} nodes: seeds, models, snapshots, tests) | {_f(build_s)} | "
+        f"{_ratio(build_s, floor_s)} |",
+        f"| `dbt parse --no-partial-parse` (inside build's time too) | {_f(median(p, 'seconds'))} | "
+        f"{_ratio(median(p, 'seconds'), floor_s)} |",
+        f"| **floor** query ({_f(median(fl, 'rows'), 0)} rows) | {_f(floor_s)} | 1.00x |",
+        "",
+        f"build / floor: **{_ratio(build_s, floor_s)}**.",
+        "",
+    ]
+    inc = results.get("incremental", [])
+    inc_build = median(inc, "build_seconds")
+    lines += [
+        "### Incremental: one new day after the full build",
+        "",
+        f"Runs: {n.get('incremental', 0)}. Day {inc[0]['day'] if inc else '?'} generated for every source, "
+        "staged, then `dbt build` again (fct_transactions is incremental; the rest rebuilds).",
+        "",
+        "| measurement | seconds | vs full |",
+        "|---|---:|---:|",
+        f"| generate one day ({_f(median(inc, 'rows'), 0)} records) | {_f(median(inc, 'generate_seconds'))} | "
+        f"{_ratio(median(inc, 'generate_seconds'), median(g, 'seconds'))} |",
+        f"| stage after the new day | {_f(median(inc, 'stage_seconds'))} | "
+        f"{_ratio(median(inc, 'stage_seconds'), total)} |",
+        f"| incremental `dbt build` | {_f(inc_build)} | {_ratio(inc_build, build_s)} |",
+        f"| full `dbt build` | {_f(build_s)} | 1.00x |",
+        "",
+    ]
+    e = results.get("export", [])
+    items = median(e, "items")
+    ours = _rate(median(e, "load_items"), median(e, "load_seconds"))
+    peer = _rate(median(e, "peer_items"), median(e, "peer_seconds"))
+    skipped = next((r["peer_skipped"] for r in e if r.get("peer_skipped")), None)
+    lines += [
+        "### Export",
+        "",
+        f"Runs: {n.get('export', 0)}. Both loaders write the same customer_360 rows to the same local "
+        "DynamoDB endpoint (moto, `local_endpoint()`), each into its own table of the same schema.",
+        "",
+        "| measurement | items | seconds | items/s | vs awswrangler |",
+        "|---|---:|---:|---:|---:|",
+        f"| DynamoDB JSON export (gzip) | {_f(items, 0)} | {_f(median(e, 'export_seconds'))} | "
+        f"{_f(_rate(items, median(e, 'export_seconds')), 0)} | |",
+        f"| our loader `load_profiles` (BatchWriteItem, 4 threads) | {_f(median(e, 'load_items'), 0)} | "
+        f"{_f(median(e, 'load_seconds'))} | {_f(ours, 0)} | {_ratio(ours, peer)} |",
+        f"| **peer** awswrangler `dynamodb.put_df` (.venv-bench) | {_f(median(e, 'peer_items'), 0)} | "
+        f"{_f(median(e, 'peer_seconds'))} | {_f(peer, 0)} | 1.00x |",
+        "",
+    ]
+    if skipped:
+        lines += [f"awswrangler comparison skipped: {skipped}", ""]
+    lines += [
+        "### Peak memory (RSS)",
+        "",
+        "Per worker process tree (the Spark JVM included; the PostgreSQL server is a daemon and is not "
+        f"counted). Bounds: DuckDB `memory_limit` = {m['duckdb_memory_limit']}, Spark driver memory = "
+        f"{m['spark_driver_memory']} ({m['spark_master']}).",
+        "",
+        "| step | peak RSS (MB) | wall seconds (process) |",
+        "|---|---:|---:|",
+    ]
+    for step in STEPS:
+        runs = results.get(step, [])
+        lines.append(
+            f"| {step} | {_f(median(runs, 'peak_rss_mb'), 0)} | {_f(median(runs, 'wall_seconds'))} |"
+        )
+    lines += [
+        "",
+        "### Athena cost proxy",
+        "",
+        f"Bytes Athena would scan, from the Parquet metadata (footers + compressed column chunks) of the first "
+        f"repeat's lake; $ at ${ATHENA_USD_PER_TB:.0f}/TB with Athena's 10 MB minimum per query.",
+        "",
+        "| query | bytes scanned | billed bytes | $ per query | $ per 1M queries |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in meta.get("athena", []):
+        lines.append(
+            f"| {row['query']} | {row['bytes']:,} | {row['billed_bytes']:,} | {row['usd']:.8f} | "
+            f"{row['usd'] * 1e6:,.2f} |"
+        )
+    if meta.get("errors"):
+        lines += ["", "Failed steps (see the harness log):", "", *[f"- {e}" for e in meta["errors"]]]
+    lines += ["", f"<!-- bench:scale={scale}:end -->", ""]
+    return "\n".join(lines)
+
+
+HEADER = """# Benchmarks
+
+Measured by `make bench SCALE=<s> REPEAT=<n>` (`python -m benchmarks.run --scale S --repeat N --out
+BENCHMARKS.md`): every step at least N times on a fresh lake, medians, peers side by side. One section per scale;
+re-running a scale replaces its section only. The raw numbers are in `BENCHMARKS.<scale>.json` beside it.
+
+<!-- bench:notes:start -->
+<!-- bench:notes:end -->
+
+"""
+
+
+def write_report(out: Path, scale: float, section: str) -> None:
+    text = out.read_text() if out.exists() else HEADER
+    pattern = re.compile(
+        rf"<!-- bench:scale={re.escape(str(scale))}:start -->.*?<!-- bench:scale={re.escape(str(scale))}:end -->\n?",
+        re.S,
+    )
+    text = (
+        pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    )
+    out.write_text(text)
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
+    parser.add_argument("--workdir", default=None, help="Where the lakes go (default: a temporary folder).")
+    parser.add_argument("--keep", action="store_true", help="Keep the lakes.")
+    parser.add_argument("--worker", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--lake", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker_main(args.worker, args.lake, args.scale, args.seed)
+        return 0
+
+    out = Path(args.out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="c360-bench-")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o755)  # the lake's PostgreSQL may run as another user
+    log = workdir / "bench.log"
+    raw_json = out.with_name(f"{out.stem}.{args.scale}.json")
+    meta: dict[str, Any] = {
+        "scale": args.scale,
+        "repeat": args.repeat,
+        "seed": args.seed,
+        "completed": 0,
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_before": _load(),
+        "machine": machine_info(),
+    }
+    results: dict[str, list[dict[str, Any]]] = {step: [] for step in STEPS}
+    failures = 0
+    print(f"benchmarks: scale {args.scale}, {args.repeat} repeat(s); lakes and log in {workdir}", flush=True)
+    for r in range(args.repeat):
+        lake = str(workdir / f"scale-{args.scale}-run-{r}" / "lake")
+        for step in STEPS:
+            if step == "incremental" and r == 0:
+                meta["athena"] = athena_proxy(lake)  # the full build's lake, before the new day
+            try:
+                data = run_worker(step, lake, args.scale, args.seed, log)
+            except RuntimeError as exc:  # recorded; the report shows n/a and the error
+                meta.setdefault("errors", []).append(f"run {r + 1}: {exc}")
+                failures += 1
+                print(f"  run {r + 1}/{args.repeat} {step}: FAILED ({exc})", flush=True)
+            else:
+                results[step].append(data)
+                print(f"  run {r + 1}/{args.repeat} {step}: {data['wall_seconds']:.1f}s", flush=True)
+            meta["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            meta["load_after"] = _load()
+            raw_json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
+            write_report(out, args.scale, render_section(args.scale, meta, results))
+        meta["completed"] = r + 1
+        write_report(out, args.scale, render_section(args.scale, meta, results))
+        if not args.keep:
+            shutil.rmtree(Path(lake).parent, ignore_errors=True)
+    print(f"report: {out} (raw: {raw_json})", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
