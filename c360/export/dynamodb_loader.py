@@ -657,6 +657,7 @@ def local_endpoint(port: int = 0) -> Iterator[str]:
         from c360.services.postgres import free_port
 
         port = free_port()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request log on the console of `c360 run`
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     try:
         server.start()

@@ -26,6 +26,8 @@ from spark_jobs.common.quality import (
 
 Parse = Callable[[DataFrame, str], tuple[DataFrame, DataFrame]]
 """(raw lines, batch id) -> (typed good rows, bad rows with a ``reason`` column)."""
+Prepare = Callable[[DataFrame], DataFrame]
+"""Raw lines -> raw lines, before :func:`transform` (e.g. drop valid header lines, mark the files' status)."""
 
 
 @dataclass(frozen=True)
@@ -114,15 +116,26 @@ def publish(
 
 
 def stage_line_source(
-    spark: SparkSession, spec: LineSource, raw_uri: str, stage_uri: str, logs_uri: str
+    spark: SparkSession,
+    spec: LineSource,
+    raw_uri: str,
+    stage_uri: str,
+    logs_uri: str,
+    prepare: Prepare | None = None,
 ) -> AuditRecord:
-    """Stage every file of ``spec`` under ``raw_uri``: replace the stage table, quarantine, reconcile, audit."""
+    """Stage every file of ``spec`` under ``raw_uri``: replace the stage table, quarantine, reconcile, audit.
+
+    ``prepare`` (optional) runs between reading the lines and :func:`transform`: raw rows are the lines it
+    returns, so lines it drops, such as valid headers, are not records."""
     fs = HadoopFS(spark)
     raw_root = raw_uri.rstrip("/")
     stage_root = stage_uri.rstrip("/")
     files = fs.list_files(f"{raw_root}/{spec.raw_prefix}", suffixes=spec.suffixes)
     batch_id = batch_id_for(spec.name, files, raw_root)
-    outcome = transform(spec, read_lines(spark, files, spec.encoding, spec.record_length), batch_id)
+    lines = read_lines(spark, files, spec.encoding, spec.record_length)
+    if prepare is not None:
+        lines = lines.cache()
+    outcome = transform(spec, prepare(lines) if prepare is not None else lines, batch_id)
 
     target = f"{stage_root}/{spec.name}"
     publish(
@@ -141,6 +154,8 @@ def stage_line_source(
         f"{stage_root}/_staging/_quarantine/{spec.name}/{batch_id}",
         ("_source_file", "_line_number"),
     )
+    if prepare is not None:
+        lines.unpersist()
     record = AuditRecord(
         source=spec.name,
         batch_id=batch_id,
@@ -169,8 +184,6 @@ def lake_uris(args: dict[str, str]) -> tuple[str, str, str]:
 
 
 # --- files with a header line --------------------------------------------------------------------------------
-Prepare = Callable[[DataFrame], DataFrame]
-"""Raw lines -> raw lines, before :func:`transform` (e.g. drop valid header lines, mark the files' status)."""
 
 
 def header_error(text: str | None, expected: Sequence[str], separator: str = ",") -> str | None:
@@ -205,42 +218,8 @@ def mark_headers(lines: DataFrame, errors: Mapping[str, str | None]) -> DataFram
 def stage_prepared_line_source(
     spark: SparkSession, spec: LineSource, raw_uri: str, stage_uri: str, logs_uri: str, prepare: Prepare
 ) -> AuditRecord:
-    """:func:`stage_line_source` with a ``prepare`` step between reading the lines and :func:`transform` (raw
-    rows are the lines ``prepare`` returns, so lines it drops, such as valid headers, are not records)."""
-    fs = HadoopFS(spark)
-    raw_root = raw_uri.rstrip("/")
-    stage_root = stage_uri.rstrip("/")
-    files = fs.list_files(f"{raw_root}/{spec.raw_prefix}", suffixes=spec.suffixes)
-    batch_id = batch_id_for(spec.name, files, raw_root)
-    lines = read_lines(spark, files, spec.encoding, spec.record_length).cache()
-    outcome = transform(spec, prepare(lines), batch_id)
-
-    target = f"{stage_root}/{spec.name}"
-    staging = f"{stage_root}/_staging/{spec.name}/{batch_id}"
-    publish(fs, outcome.stage, target, staging, spec.sort_by, spec.partition_by)
-    quarantine = f"{stage_root}/_quarantine/{spec.name}/batch_id={batch_id}"
-    publish(
-        fs,
-        outcome.quarantine.drop("_batch_id"),
-        quarantine,
-        f"{stage_root}/_staging/_quarantine/{spec.name}/{batch_id}",
-        ("_source_file", "_line_number"),
-    )
-    lines.unpersist()
-    record = AuditRecord(
-        source=spec.name,
-        batch_id=batch_id,
-        raw_rows=outcome.raw_rows,
-        stage_rows=outcome.stage_rows,
-        quarantined_rows=outcome.quarantined_rows,
-        deduplicated_rows=outcome.deduplicated_rows,
-        files=[f.uri for f in files],
-        stage_uri=target,
-        quarantine_uri=quarantine,
-    )
-    write_audit(fs, logs_uri, record)
-    reconcile(record)
-    return record
+    """:func:`stage_line_source` with a ``prepare`` step between reading the lines and :func:`transform`."""
+    return stage_line_source(spark, spec, raw_uri, stage_uri, logs_uri, prepare)
 
 
 # --- partition-wise publishing ------------------------------------------------------------------------------
