@@ -114,7 +114,8 @@ def _timed(action):
     return value, time.perf_counter() - start
 
 
-def work_generate(settings, lake) -> dict[str, Any]:
+def work_generate(settings, lake, sources_filter: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Generate every source (or only ``sources_filter``: file sources by name, ``transactions`` for the DB)."""
     import importlib
 
     from c360.pipeline import FILE_SOURCES
@@ -125,19 +126,41 @@ def work_generate(settings, lake) -> dict[str, Any]:
     sources: dict[str, Any] = {}
     start = time.perf_counter()
     for name in FILE_SOURCES:
+        if sources_filter and name not in sources_filter:
+            continue
         module = importlib.import_module(f"ingestion.{name}")
         written, seconds = _timed(lambda m=module: m.generate(settings, lake))
         sources[name] = {"rows": sum(n for _, n in written), "seconds": seconds}
     files_seconds = time.perf_counter() - start
+    if sources_filter and "transactions" not in sources_filter:
+        return {"seconds": files_seconds, "files_seconds": files_seconds, "sources": sources}
+    import psycopg
+
+    from ingestion import bank
+
     db_ctx = source_database(settings.lake)
     db, db_start = _timed(db_ctx.__enter__)
     try:
-        rows, seconds = _timed(lambda: transactions.load_history(settings, db.dsn))
+        # The same work as transactions.load_history, timed in two parts: NumPy -> Arrow in memory (dbgen's
+        # like-for-like: it generates into in-memory DuckDB tables), then COPY into PostgreSQL with its indexes.
+        start = time.perf_counter()
+        ks = bank.build_keyspace(settings.seed, settings.scale, settings.end_date)
+        table = transactions.history_transactions(ks, settings.seed).to_table()
+        generated = time.perf_counter() - start
+        with psycopg.connect(db.dsn) as conn:
+            _, loaded = _timed(
+                lambda: (transactions.create_schema(conn), transactions.load_table(conn, table))
+            )
     finally:
         db_ctx.__exit__(None, None, None)
-    sources["transactions"] = {"rows": rows, "seconds": seconds}
+    sources["transactions"] = {
+        "rows": table.num_rows,
+        "seconds": generated + loaded,
+        "generate_seconds": generated,
+        "load_seconds": loaded,
+    }
     return {
-        "seconds": files_seconds + seconds,
+        "seconds": files_seconds + generated + loaded,
         "files_seconds": files_seconds,
         "postgres_start_seconds": db_start,
         "sources": sources,
@@ -309,21 +332,30 @@ def work_export(settings, lake) -> dict[str, Any]:
     return result
 
 
-def worker_main(step: str, lake_root: str, scale: float, seed: int) -> None:
+def worker_main(step: str, lake_root: str, scale: float, seed: int, sources: tuple[str, ...] = ()) -> None:
     from c360.storage import Lake
 
     settings = _settings(lake_root, scale, seed)
     lake = Lake(settings.lake)
     with PeakSampler() as sampler:
-        data = work_dbgen(scale) if step == "dbgen" else globals()[f"work_{step}"](settings, lake)
+        if step == "dbgen":
+            data = work_dbgen(scale)
+        elif step == "generate":
+            data = work_generate(settings, lake, sources)
+        else:
+            data = globals()[f"work_{step}"](settings, lake)
     data["tree_peak_kb"] = sampler.peak_kb
     print(RESULT_PREFIX + json.dumps(data), flush=True)
 
 
 # --- parent: run workers, aggregate, report ---------------------------------------------------------------------
-def run_worker(step: str, lake: str, scale: float, seed: int, log: Path) -> dict[str, Any]:
+def run_worker(
+    step: str, lake: str, scale: float, seed: int, log: Path, sources: tuple[str, ...] = ()
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.run", "--worker", step, "--lake", lake]
     cmd += ["--scale", str(scale), "--seed", str(seed)]
+    if sources:
+        cmd += ["--sources", ",".join(sources)]
     env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -510,7 +542,9 @@ def render_section(scale: float, meta: dict[str, Any], results: dict[str, list[d
         f"Run {meta['started']} → {meta.get('finished', '')}; repeats requested: {meta['repeat']}, completed: "
         f"{meta['completed']}; seed {meta['seed']}. Values are medians of the completed repeats; times in "
         "seconds, wall clock. Load average (1/5/15 min) before: "
-        f"{meta['load_before']}, after: {meta.get('load_after', '')}.",
+        f"{meta['load_before']}, after: {meta.get('load_after', '')}. Steps measured: "
+        f"{', '.join(meta.get('steps', STEPS))}; sources generated: "
+        f"{', '.join(meta['sources']) if isinstance(meta.get('sources'), list) else 'all'}.",
         "",
         "### Machine",
         "",
@@ -544,13 +578,27 @@ def render_section(scale: float, meta: dict[str, Any], results: dict[str, list[d
             f"| generate {source} | {_f(rows, 0)} | {_f(secs)} | {_f(rate, 0)} | "
             f"{_ratio(rate, peer_rate) if source == 'transactions' else ''} |"
         )
+        if source == "transactions" and "generate_seconds" in g[0]["sources"][source]:
+            for part, label in (
+                ("generate_seconds", "↳ NumPy → Arrow, in memory"),
+                ("load_seconds", "↳ COPY into PostgreSQL + indexes"),
+            ):
+                part_s = median(g, "sources", source, part)
+                part_rate = _rate(rows, part_s)
+                lines.append(
+                    f"| {label} | {_f(rows, 0)} | {_f(part_s)} | {_f(part_rate, 0)} | "
+                    f"{_ratio(part_rate, peer_rate)} |"
+                )
     lines += [
         f"| generate, all sources | | {_f(median(g, 'seconds'))} | | |",
         f"| (PostgreSQL cluster start) | | {_f(median(g, 'postgres_start_seconds'))} | | |",
         f"| **peer** DuckDB TPC-H dbgen sf={d[0]['sf'] if d else '?'} | {_f(d_rows, 0)} | {_f(d_s)} | "
         f"{_f(peer_rate, 0)} | 1.00x |",
         "",
-        f"Transactions rows/s ÷ dbgen rows/s: **{_ratio(_rate(t_rows, t_s), peer_rate)}**.",
+        f"Transactions rows/s ÷ dbgen rows/s: **{_ratio(_rate(t_rows, t_s), peer_rate)}** generated and loaded "
+        "into PostgreSQL; "
+        f"**{_ratio(_rate(t_rows, median(g, 'sources', 'transactions', 'generate_seconds')), peer_rate)}** "
+        "generated in memory, dbgen's own terms.",
         "",
     ]
     s = results.get("stage", [])
@@ -709,12 +757,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
     parser.add_argument("--workdir", default=None, help="Where the lakes go (default: a temporary folder).")
     parser.add_argument("--keep", action="store_true", help="Keep the lakes.")
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help="Comma-separated steps to measure (default: all). Later steps need the earlier ones' lake.",
+    )
+    parser.add_argument(
+        "--sources",
+        default="",
+        help="Generate only these sources (comma-separated, e.g. 'transactions'); default: every source.",
+    )
     parser.add_argument("--worker", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--lake", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    sources = tuple(s for s in args.sources.split(",") if s)
     if args.worker:
-        worker_main(args.worker, args.lake, args.scale, args.seed)
+        worker_main(args.worker, args.lake, args.scale, args.seed, sources)
         return 0
+    steps = tuple(s for s in args.steps.split(",") if s)
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        parser.error(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}")
 
     out = Path(args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -727,6 +790,8 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "repeat": args.repeat,
         "seed": args.seed,
+        "steps": list(steps),
+        "sources": list(sources) or "all",
         "completed": 0,
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_before": _load(),
@@ -737,11 +802,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"benchmarks: scale {args.scale}, {args.repeat} repeat(s); lakes and log in {workdir}", flush=True)
     for r in range(args.repeat):
         lake = str(workdir / f"scale-{args.scale}-run-{r}" / "lake")
-        for step in STEPS:
+        for step in (s for s in STEPS if s in steps):
             if step == "incremental" and r == 0:
                 meta["athena"] = athena_proxy(lake)  # the full build's lake, before the new day
             try:
-                data = run_worker(step, lake, args.scale, args.seed, log)
+                data = run_worker(
+                    step, lake, args.scale, args.seed, log, sources if step == "generate" else ()
+                )
             except RuntimeError as exc:  # recorded; the report shows n/a and the error
                 meta.setdefault("errors", []).append(f"run {r + 1}: {exc}")
                 failures += 1

@@ -190,6 +190,7 @@ def add_runner(t: Template, build: Build) -> None:
         "C360_LAKE": sub(f"s3://${{{BUCKETS['analytics']}}}"),
         "C360_ENV": ref("StageName"),
         "C360_DYNAMODB_TABLE": ref("ProfileTable"),
+        "C360_DYNAMODB_KMS_KEY": get_att(KEY, "Arn"),
     }
     t.add(
         RUNNER,

@@ -99,6 +99,33 @@ class Repo:
             )
         return jobs
 
+    def stage_job_parents(self) -> dict[str, tuple[str, ...]]:
+        """For every stage script, the stage jobs whose tables its orphan checks read: each
+        ``ForeignKey(column, "<parent table>", ...)`` in the script names ``stage_<parent table>``. A job must run
+        after its parents (``c360 stage`` runs them in ``STAGE_JOBS`` order; Step Functions in waves)."""
+        scripts = self.stage_scripts()
+        parents: dict[str, tuple[str, ...]] = {}
+        for script in scripts:
+            found: list[str] = []
+            for node in ast.walk(_parse(self.script_path(script))):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                    continue
+                if node.func.id != "ForeignKey" or len(node.args) < 2:
+                    continue
+                table = node.args[1]
+                if not (isinstance(table, ast.Constant) and isinstance(table.value, str)):
+                    raise SpecError(f"spark_jobs/{script}.py: a ForeignKey's parent table is not a literal")
+                parent = f"stage_{table.value}"
+                if parent not in scripts:
+                    raise SpecError(
+                        f"spark_jobs/{script}.py checks foreign keys against {table.value!r} but no stage "
+                        f"script {parent}.py writes that table"
+                    )
+                if parent != script and parent not in found:
+                    found.append(parent)
+            parents[script] = tuple(found)
+        return parents
+
     def direct_identifiers(self) -> tuple[str, ...]:
         """The columns that identify a person (``c360.export.dynamodb.DIRECT_IDENTIFIERS``): tagged PII."""
         return tuple(sorted(self.constant("c360.export.dynamodb", "DIRECT_IDENTIFIERS")))

@@ -101,6 +101,7 @@ def export_environment() -> dict[str, Json]:
         "C360_LAKE": sub(f"s3://${{{BUCKETS['analytics']}}}"),
         "C360_ENV": ref("StageName"),
         "C360_DYNAMODB_TABLE": ref("ProfileTable"),
+        "C360_DYNAMODB_KMS_KEY": get_att(KEY, "Arn"),
     }
 
 

@@ -105,6 +105,8 @@ class Build:
     profile_index: str
     profile_index_key: str
     skipped: tuple[spec.Function, ...] = field(default=())
+    stage_parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each stage job's parent jobs (the tables its orphan checks read), from ``Repo.stage_job_parents``."""
 
     @classmethod
     def from_repo(cls, repo: Repo, artifacts: Artifacts | None = None) -> Build:
@@ -147,7 +149,34 @@ class Build:
             profile_index=index["DISTRICT_INDEX"],
             profile_index_key=index["DISTRICT_KEY"],
             skipped=tuple(f for f in everything if not exists(f)),
+            stage_parents=repo.stage_job_parents(),
         )
+
+    @property
+    def stage_waves(self) -> tuple[tuple[str, ...], ...]:
+        """The pipeline's stage jobs in waves: a job runs in the wave after the last of its parents, so every
+        orphan check reads its parent table of this run; jobs of one wave run in parallel, each wave in
+        ``STAGE_JOBS`` order. A parent outside ``STAGE_JOBS`` or a cycle is an error."""
+        level: dict[str, int] = {}
+
+        def wave_of(job: str, path: tuple[str, ...] = ()) -> int:
+            if job in path:
+                raise SpecError(f"stage jobs depend on each other in a cycle: {' -> '.join((*path, job))}")
+            if job not in level:
+                parents = self.stage_parents.get(job, ())
+                outside = [p for p in parents if p not in self.stage_jobs]
+                if outside:
+                    raise SpecError(
+                        f"{job} checks foreign keys against {', '.join(outside)}, which c360.pipeline.STAGE_JOBS "
+                        "does not run: add it to STAGE_JOBS"
+                    )
+                level[job] = 1 + max((wave_of(p, (*path, job)) for p in parents), default=-1)
+            return level[job]
+
+        for job in self.stage_jobs:
+            wave_of(job)
+        count = 1 + max(level.values(), default=-1)
+        return tuple(tuple(j for j in self.stage_jobs if level[j] == n) for n in range(count))
 
     @property
     def functions(self) -> tuple[spec.Function, ...]:

@@ -265,12 +265,16 @@ def tag_pii_state(build: Build, scope: str, layers: list[str], last: bool) -> di
 
 
 def stage_step(build: Build) -> dict[str, Json]:
-    jobs = [branch({f"stage_{script}": stage_job_state(build, script)}) for script in build.stage_jobs]
     states: dict[str, Json] = {}
-    if jobs:
-        states["run_stage_jobs"] = {
-            **parallel("Every stage job of c360.pipeline.STAGE_JOBS", jobs),
-            "Next": "update_catalog",
+    waves = build.stage_waves
+    for number, wave in enumerate(waves, start=1):
+        jobs = [branch({f"stage_{script}": stage_job_state(build, script)}) for script in wave]
+        comment = f"Stage jobs, wave {number} of {len(waves)}: " + (
+            "no parent tables" if number == 1 else "their parent tables were staged by an earlier wave"
+        )
+        states[f"stage_wave_{number}"] = {
+            **parallel(comment, jobs),
+            "Next": f"stage_wave_{number + 1}" if number < len(waves) else "update_catalog",
         }
     states["update_catalog"] = {
         **parallel(

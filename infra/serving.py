@@ -102,6 +102,8 @@ def writer_statements() -> list[dict]:
                 "dynamodb:ImportTable",
                 "dynamodb:TagResource",
                 "dynamodb:ListTagsOfResource",
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:UpdateContinuousBackups",
             ],
             table_arns(),
             sid="LoadProfiles",

@@ -76,6 +76,17 @@ def scan(client: Any, table: str) -> list[dict[str, Any]]:
     return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in items]
 
 
+def assert_protected(client: Any, table: str, key: str | None = None, sse: dict | None = None) -> None:
+    """Point-in-time recovery on and KMS encryption at rest (the given key, else the AWS managed one). ``sse``:
+    the table's SSE description when the endpoint does not report it (moto ignores ImportTable's)."""
+    backups = client.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED", table
+    sse = sse or client.describe_table(TableName=table)["Table"].get("SSEDescription", {})
+    assert (sse.get("Status"), sse.get("SSEType")) == ("ENABLED", "KMS"), sse
+    if key:
+        assert sse.get("KMSMasterKeyArn") == key, sse
+
+
 def unique(prefix: str = "profiles") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -261,8 +272,10 @@ def test_items_over_400_kb_with_identifiers_or_duplicate_keys_are_refused() -> N
 
 
 def test_full_refresh_from_a_local_lake_loads_a_new_table_and_switches_the_parameter(
-    local_lake: Lake, aws_env: str, ddb: Any
+    local_lake: Lake, aws_env: str, ddb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    key = boto3.client("kms").create_key(Description="c360 data key")["KeyMetadata"]["Arn"]
+    monkeypatch.setenv("C360_DYNAMODB_KMS_KEY", key)
     env = unique("env")
     parameter = ssm_parameter_name(env)
     base = unique("c360-profiles")
@@ -276,6 +289,7 @@ def test_full_refresh_from_a_local_lake_loads_a_new_table_and_switches_the_param
     )
     assert resolve_table(env=env, endpoint_url=aws_env) == first.table
     assert len(scan(ddb, first.table)) == 40
+    assert_protected(ddb, first.table, key)
 
     again = full_refresh(
         local_lake, base, aws_env, env=env, client=ddb
@@ -297,6 +311,10 @@ def test_full_refresh_from_s3_imports_with_import_table(aws_env: str, ddb: Any) 
     write_mart(lake, mart_rows(55))
     calls: list[str] = []
     ddb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    requested: list[dict[str, Any]] = []
+    ddb.meta.events.register(
+        "provide-client-params.dynamodb.ImportTable", lambda params, **_: requested.append(params)
+    )
     env = unique("env")
 
     result = full_refresh(
@@ -310,6 +328,10 @@ def test_full_refresh_from_s3_imports_with_import_table(aws_env: str, ddb: Any) 
     table = ddb.describe_table(TableName=result.table)["Table"]
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == DISTRICT_INDEX
     assert resolve_table(env=env, endpoint_url=aws_env) == result.table
+    (request,) = requested
+    wanted = request["TableCreationParameters"]["SSESpecification"]
+    assert wanted == {"Enabled": True, "SSEType": "KMS"}  # no C360_DYNAMODB_KMS_KEY: the AWS managed key
+    assert_protected(ddb, result.table, sse={"Status": "ENABLED", "SSEType": wanted["SSEType"]})
 
 
 def test_full_refresh_falls_back_to_batch_writes_without_import_table(aws_env: str, ddb: Any) -> None:

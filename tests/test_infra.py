@@ -161,7 +161,7 @@ def test_stage_step_runs_the_local_stage_jobs(
             scripts.append(description.split("/")[1].split(".py")[0])
         elif task["Resource"].endswith("emr-serverless:startJobRun.sync"):
             scripts.append(task["Arguments"]["Name"])  # the GA advanced transformation runs on EMR
-    assert scripts == list(pipeline.STAGE_JOBS)
+    assert sorted(scripts) == sorted(pipeline.STAGE_JOBS) and len(scripts) == len(set(scripts))
     # With an EMR job: the same list, split between Glue and EMR Serverless; a script outside the list only
     # gets its Glue job.
     build_c, template_c = complete
@@ -177,6 +177,47 @@ def test_stage_step_runs_the_local_stage_jobs(
     assert [t["Arguments"]["Name"] for t in emr] == ["stage_ga_sessions"]
     assert "StageNotInPipelineGlueJob" in template_c["Resources"]
     assert "${StageNotInPipelineGlueJob}" not in json.dumps(stage)
+
+
+def test_stage_jobs_run_after_the_parent_tables_their_orphan_checks_read(
+    template: dict[str, Any], build: Build
+) -> None:
+    """Orphan foreign keys are flagged against the parent stage tables: on AWS a job starts only after a wave
+    that staged its parents, and locally ``c360 stage`` runs the parents first."""
+    assert build.stage_parents["stage_cards"] == ("stage_dispositions",)
+    assert set(build.stage_parents["stage_dispositions"]) == {"stage_accounts", "stage_crm_customers"}
+    for job in pipeline.STAGE_JOBS:  # the local order
+        for parent in build.stage_parents[job]:
+            assert pipeline.STAGE_JOBS.index(parent) < pipeline.STAGE_JOBS.index(job), (job, parent)
+    stage = state_machine(template)["Definition"]["States"]["stage"]["Branches"][0]
+    waves, name = [], stage["StartAt"]
+    while name.startswith("stage_wave_"):
+        state = stage["States"][name]
+        assert state["Type"] == "Parallel"
+        waves.append(
+            [t["Arguments"].get("Name") or t["Comment"].split("/")[1].split(".py")[0] for t in tasks(state)]
+        )
+        name = state["Next"]
+    assert name == "update_catalog"
+    assert len(waves) == 4, waves  # districts/crm/web/retail -> accounts -> dispositions, loans... -> cards
+    seen: set[str] = set()
+    for wave in waves:
+        for job in wave:
+            assert set(build.stage_parents[job]) <= seen, f"{job} runs before {build.stage_parents[job]}"
+        seen |= set(wave)
+    assert seen == set(pipeline.STAGE_JOBS)
+
+
+def test_a_stage_job_whose_parent_is_not_in_the_pipeline_is_an_error(tmp_path: Path) -> None:
+    repo = fake_repo(tmp_path, ("stage_cards",), ("stage_cards", "stage_dispositions"), {})
+    (tmp_path / "spark_jobs" / "stage_cards.py").write_text(
+        'SOURCE = ForeignKey("disp_id", "dispositions", "disp_id")\ndef main(argv=None):\n    pass\n'
+    )
+    build = Build.from_repo(repo)
+    with pytest.raises(
+        SpecError, match=re.escape("stage_dispositions, which c360.pipeline.STAGE_JOBS does not run")
+    ):
+        _ = build.stage_waves
 
 
 def test_integrations_are_native_with_retries_and_a_notified_failure(
@@ -348,6 +389,21 @@ def test_profile_table_matches_the_loader(template: dict[str, Any]) -> None:
     assert props["GlobalSecondaryIndexes"][0]["IndexName"] == schema["GlobalSecondaryIndexes"][0]["IndexName"]
     assert props["GlobalSecondaryIndexes"][0]["KeySchema"] == schema["GlobalSecondaryIndexes"][0]["KeySchema"]
     assert loader.ssm_parameter_name("dev") == spec.PROFILE_SSM_PARAMETER.format(stage="dev")
+    # Tables a full refresh creates get the template table's protection: the same KMS key, PITR.
+    key = props["SSESpecification"]["KMSMasterKeyId"]
+    writers = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if "C360_DYNAMODB_TABLE" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    runner = [
+        {v["Name"]: v["Value"] for v in r["Properties"]["Environment"]["EnvironmentVariables"]}
+        for r in resources(template, "AWS::CodeBuild::Project").values()
+    ]
+    with_table = [env for env in writers + runner if "C360_DYNAMODB_TABLE" in env]
+    assert with_table and all(env.get("C360_DYNAMODB_KMS_KEY") == key for env in with_table), with_table
+    policies = json.dumps(template)
+    assert "dynamodb:UpdateContinuousBackups" in policies
 
 
 # --- the design's resources and their settings --------------------------------------------------------------

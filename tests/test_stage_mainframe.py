@@ -491,6 +491,35 @@ def test_duplicates_keep_the_record_of_the_latest_extract(spark, tmp_path: Path)
     assert str(staged[0]["_ingested_at"]) == "2024-12-26 23:00:00"
 
 
+def test_the_last_disposition_is_the_last_one_delivered(spark, tmp_path: Path) -> None:
+    """The original's "last" disposition table held the first: here a disposition re-sent by a later extract
+    (a disponent who became the owner of another account) replaces the earlier record."""
+    write_parent(spark, tmp_path, "accounts", "account_id", [1, 2])
+    write_parent(spark, tmp_path, "crm_customers", "client_id", [1, 2])
+    first = {"disp_id": 7, "client_id": 2, "account_id": 1, "disp_type": "DISPONENT", "valid_from": 20150210}
+    later = {**first, "account_id": 2, "disp_type": "OWNER", "valid_from": 20241226}
+    write_raw(
+        tmp_path,
+        "gbank",
+        "20241225T000000Z",
+        [
+            encode("gbank", **{**first, "disp_id": 1, "client_id": 1, "disp_type": "OWNER"}),
+            encode("gbank", **first),
+        ],
+    )
+    write_raw(tmp_path, "gbank", "20241226T230000Z", [encode("gbank", **later)])
+    record = run(spark, tmp_path, "dispositions")
+    assert (record.raw_rows, record.stage_rows, record.deduplicated_rows) == (3, 2, 1)
+    staged = {r["disp_id"]: r for r in rows(tmp_path, "dispositions")}
+    assert (staged[7]["account_id"], staged[7]["disp_type"], staged[7]["valid_from"]) == (
+        2,
+        "owner",
+        date(2024, 12, 26),
+    )
+    assert staged[7]["_source_file"].endswith("gbank_20241226T230000Z.dat")
+    assert staged[1]["disp_type"] == "owner" and not staged[7]["is_orphan"]
+
+
 def test_a_job_before_its_parent_table_fails_loudly(spark, tmp_path: Path) -> None:
     write_raw(tmp_path, "card", "20241225T000000Z", [])
     with pytest.raises(MissingParentError, match="stage dispositions first"):

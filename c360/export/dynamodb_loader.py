@@ -121,13 +121,21 @@ def dynamodb_client(endpoint_url: str | None = None, *, workers: int = 4) -> Bas
 
 
 # --- the table ---------------------------------------------------------------------------------------------------
+def sse_specification() -> dict[str, Any]:
+    """Encryption at rest with KMS: the key named by ``C360_DYNAMODB_KMS_KEY`` (the deployment's customer managed
+    key), else DynamoDB's AWS managed key; never the default owned key, like the template's profile table."""
+    key = os.environ.get("C360_DYNAMODB_KMS_KEY", "").strip()
+    return {"Enabled": True, "SSEType": "KMS", **({"KMSMasterKeyId": key} if key else {})}
+
+
 def table_schema(name: str) -> dict[str, Any]:
-    """The table's definition: the keys, the ``by_district`` index, on-demand billing (CreateTable's arguments,
-    and ImportTable's ``TableCreationParameters``)."""
+    """The table's definition: the keys, the ``by_district`` index, on-demand billing, KMS encryption
+    (CreateTable's arguments, and ImportTable's ``TableCreationParameters``)."""
     if not _TABLE_NAME.match(name):
         raise ExportError(f"{name!r} is not a valid DynamoDB table name (3-255 characters of [A-Za-z0-9_.-])")
     return {
         "TableName": name,
+        "SSESpecification": sse_specification(),
         "AttributeDefinitions": [
             {"AttributeName": PARTITION_KEY, "AttributeType": "N"},
             {"AttributeName": DISTRICT_KEY, "AttributeType": "N"},
@@ -207,6 +215,20 @@ def ensure_table(client: BaseClient, name: str) -> bool:
         if table is not None:
             _check_schema(table)
     return created
+
+
+def enable_point_in_time_recovery(client: BaseClient, name: str) -> None:
+    """Point-in-time recovery on ``name`` (idempotent), as on the template's profile table: a table a full refresh
+    creates serves readers once the parameter switches to it, so it gets the same protection."""
+    try:
+        status = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        if status.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED":
+            return
+        client.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    except ClientError as exc:
+        raise ExportError(f"cannot enable point-in-time recovery on DynamoDB table {name!r}: {exc}") from exc
 
 
 # --- items -------------------------------------------------------------------------------------------------------
@@ -629,6 +651,7 @@ def full_refresh(
             write_items(client, name, items, workers=workers, backoff=backoff, progress=progress)
         _mark_loaded(client, name, exported.run_id, exported.items)
         used = "import" if imported else "batch"
+    enable_point_in_time_recovery(client, name)  # before readers are switched to the table
     previous = switch_table(ssm_client, parameter, name)
     return FullRefreshResult(
         table=name,

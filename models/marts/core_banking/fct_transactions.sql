@@ -4,6 +4,7 @@
         unique_key='trans_id',
         incremental_strategy=('merge' if target.type == 'athena' else 'delete+insert'),
         table_type='iceberg',
+        partitioned_by=['trans_month'],
         on_schema_change='append_new_columns'
     )
 }}

@@ -1,6 +1,8 @@
 {{
     config(
-        contract={'enforced': true}
+        contract={'enforced': true},
+        table_type='iceberg',
+        partitioned_by=['month(session_date)']
     )
 }}
 
