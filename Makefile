@@ -10,7 +10,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: setup system-deps venv run test lint format clean .venv-checkov
+.PHONY: setup system-deps venv run test lint format clean .venv-checkov .venv-audit
 
 setup: system-deps venv
 
@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/c360 run
 
-test: setup .venv-checkov
+test: setup .venv-checkov .venv-audit .venv-bench
 	$(BIN)/python -m pytest
 
 lint: venv
@@ -63,11 +63,34 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $@
 
+# make .venv-audit  pip-audit in a venv of its own (tests/reliability/test_security.py audits our exact pins).
+PIP_AUDIT_VERSION := 2.10.1
+AUDIT_VENV := .venv-audit
+
+.venv-audit: $(AUDIT_VENV)/.installed
+
+$(AUDIT_VENV)/.installed:
+	@test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip-audit==$(PIP_AUDIT_VERSION)
+	@touch $@
+
 # --- benchmarks (benchmarks/run.py): every measurement REPEAT times at SCALE, medians into BENCHMARKS.md --------
 SCALE ?= 1
 REPEAT ?= 3
 
-.PHONY: bench
+# The export's peer, awswrangler, pins pyarrow<26 (ours is 26): it gets a venv of its own, built here, never at
+# run time (tests/test_benchmark_harness.py runs the harness, peer included, at a tiny scale).
+AWSWRANGLER_VERSION := 3.17.1
+BENCH_VENV := .venv-bench
 
-bench: setup
+.PHONY: bench .venv-bench
+
+bench: setup .venv-bench
 	$(BIN)/python -m benchmarks.run --scale $(SCALE) --repeat $(REPEAT) --out BENCHMARKS.md
+
+.venv-bench: $(BENCH_VENV)/.installed
+
+$(BENCH_VENV)/.installed:
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check awswrangler==$(AWSWRANGLER_VERSION)
+	@touch $@

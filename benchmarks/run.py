@@ -280,23 +280,13 @@ print(json.dumps({"items": len(df), "seconds": seconds, "version": wr.__version_
 
 
 def ensure_bench_venv() -> tuple[Path | None, str]:
-    """awswrangler pins pyarrow<26 (ours is 26): it lives in .venv-bench, created here (never by `make test`)."""
+    """awswrangler pins pyarrow<26 (ours is 26): it lives in .venv-bench, which `make bench` and `make test` build
+    (`make .venv-bench`); nothing is installed here, at run time."""
     python = BENCH_VENV / "bin" / "python"
     probe = [str(python), "-c", "import awswrangler"]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return python, ""
-    try:
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True, capture_output=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", AWSWRANGLER_PIN],
-            check=True,
-            capture_output=True,
-            timeout=900,
-        )
-    except (subprocess.SubprocessError, OSError) as exc:
-        return None, f"could not create {BENCH_VENV.name} with {AWSWRANGLER_PIN}: {exc}"
-    return python, ""
+    return None, f"{BENCH_VENV.name} with {AWSWRANGLER_PIN} is missing: run `make .venv-bench`"
 
 
 def work_export(settings, lake) -> dict[str, Any]:

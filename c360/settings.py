@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -43,9 +44,20 @@ def _java_home() -> str:
     return os.environ.get("JAVA_HOME") or DEFAULT_JAVA_HOME
 
 
+_UNSAFE_LAKE = re.compile(r"['\"`;\x00-\x1f\x7f]")
+"""Characters a lake root may not hold: dbt quotes it inside SQL (``read_parquet('<lake>/stage/...')``)."""
+
+
 def normalize_lake(lake: str | os.PathLike[str]) -> str:
-    """Return the lake root as an absolute local path or an unchanged ``s3://`` URI, without a trailing slash."""
+    """Return the lake root as an absolute local path or an unchanged ``s3://`` URI, without a trailing slash.
+    A root with a quote, a semicolon or a control character is refused (ValueError): it would end up in SQL."""
     text = str(lake)
+    bad = _UNSAFE_LAKE.search(text)
+    if bad:
+        raise ValueError(
+            f"the lake root {text[:80]!r} contains {bad.group()!r}: quotes, semicolons and control characters "
+            "are not allowed in a lake path or URI"
+        )
     if "://" in text:
         return text.rstrip("/")
     return str(Path(text).expanduser().resolve())

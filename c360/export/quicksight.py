@@ -3,8 +3,8 @@ that a dashboard or analysis exposure depends on.
 
 Each dataset is a physical table on the mart's Glue table (``RelationalTable``), its input columns typed from the
 mart's contract (``data_type``), in direct-query mode by default (the design's choice). Direct identifiers (the
-names in :data:`c360.export.dynamodb.DIRECT_IDENTIFIERS`) never enter a dataset unless the column's YAML documents
-why it may, in its ``meta``::
+names in :data:`c360.export.dynamodb.DIRECT_IDENTIFIERS`, and every column tagged ``meta: {pii: true}``) never
+enter a dataset unless the column's YAML documents why it may, in its ``meta``::
 
     - name: email
       meta:
@@ -172,6 +172,12 @@ def _identifier_allowed(column: Mapping[str, Any]) -> bool:
     return isinstance(reason, str) and bool(reason.strip())
 
 
+def _tagged_pii(column: Mapping[str, Any]) -> bool:
+    """Whether the column's YAML tags it ``meta: {pii: true}`` (or under ``config: {meta: ...}``)."""
+    meta = {**((column.get("config") or {}).get("meta") or {}), **(column.get("meta") or {})}
+    return meta.get("pii") is True
+
+
 def _resource_id(text: str, limit: int = 64) -> str:
     return re.sub(r"[^0-9A-Za-z-]", "-", text)[:limit]
 
@@ -230,7 +236,9 @@ def build_requests(manifest: Mapping[str, Any], config: QuickSightConfig) -> Qui
         columns, excluded = [], []
         for column in (node.get("columns") or {}).values():
             column_name = column["name"]
-            if column_name.lower() in DIRECT_IDENTIFIERS and not _identifier_allowed(column):
+            if (column_name.lower() in DIRECT_IDENTIFIERS or _tagged_pii(column)) and not _identifier_allowed(
+                column
+            ):
                 excluded.append(column_name)
                 continue
             if not column.get("data_type"):

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from c360.errors import ServiceError
@@ -31,7 +31,7 @@ class PostgresInfo:
     host: str
     port: int
     user: str
-    password: str
+    password: str = field(repr=False)
     database: str
     data_dir: str
 
@@ -223,6 +223,7 @@ class PostgresCluster:
 
     def _ensure_database(self, info: PostgresInfo) -> None:
         import psycopg
+        from psycopg import sql
 
         deadline = time.monotonic() + 30
         while True:
@@ -240,7 +241,7 @@ class PostgresCluster:
                         "select 1 from pg_database where datname = %s", (info.database,)
                     ).fetchone()
                     if not exists:
-                        conn.execute(f'create database "{info.database}"')
+                        conn.execute(sql.SQL("create database {}").format(sql.Identifier(info.database)))
                 return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:

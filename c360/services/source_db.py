@@ -3,10 +3,12 @@ PostgreSQL), otherwise the throwaway local cluster under the lake, started for t
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from c360.errors import ServiceError
 from c360.services.postgres import PostgresCluster, PostgresInfo
@@ -16,12 +18,37 @@ from c360.services.postgres import PostgresCluster, PostgresInfo
 class SourceDatabase:
     """How to reach the source database: a libpq DSN for psycopg and the JDBC pieces for Spark."""
 
-    dsn: str
+    dsn: str = field(repr=False)
     jdbc_url: str
     user: str
-    password: str
+    password: str = field(repr=False)
     display: str
     """A printable form without the password."""
+
+
+_URI_CREDENTIALS = re.compile(r"(?i)(postgres(?:ql)?://[^:/@\s\"']*:)[^@\s\"']*@")
+_PASSWORD_FIELD = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+
+
+def redact(message: str, dsn: str | None = None) -> str:
+    """``message`` (e.g. a libpq error, which may quote the connection string) without credentials: the DSN
+    itself, the password of a ``postgresql://user:password@`` URI and ``password=...`` fields are masked."""
+    if dsn:
+        message = message.replace(dsn, "<C360_PG_DSN>")
+    message = _URI_CREDENTIALS.sub(r"\1***@", message)
+    return _PASSWORD_FIELD.sub(r"\1***", message)
+
+
+@contextmanager
+def quiet_response_bodies() -> Iterator[None]:
+    """botocore logs every response body at DEBUG, a secret's value included: not while the block reads one."""
+    logger = logging.getLogger("botocore.parsers")
+    previous = logger.level
+    logger.setLevel(max(previous, logging.INFO))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def from_info(info: PostgresInfo) -> SourceDatabase:
@@ -35,7 +62,10 @@ def from_dsn(dsn: str) -> SourceDatabase:
     try:
         parts = conninfo_to_dict(dsn)
     except Exception as exc:  # psycopg raises ProgrammingError subclasses for bad DSNs
-        raise ServiceError(f"C360_PG_DSN is not a valid PostgreSQL connection string: {exc}") from None
+        # libpq quotes the malformed connection string in some messages: never echo its password.
+        raise ServiceError(
+            f"C360_PG_DSN is not a valid PostgreSQL connection string: {redact(str(exc).strip(), dsn)}"
+        ) from None
     host = parts.get("host") or "127.0.0.1"
     port = parts.get("port") or "5432"
     database = parts.get("dbname") or "sourcemf"
@@ -69,13 +99,21 @@ def configured_dsn() -> str | None:
     from psycopg.conninfo import make_conninfo
 
     try:
-        secret = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+        with quiet_response_bodies():
+            secret = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
         values = json.loads(secret["SecretString"])
     except (BotoCoreError, ClientError, KeyError, ValueError) as exc:
         raise ServiceError(f"cannot read the database secret {secret_id}: {exc}") from None
     if not isinstance(values, dict) or "password" not in values:
         raise ServiceError(f"the database secret {secret_id} has no password field")
-    return make_conninfo(dsn, user=values.get("username") or values.get("user"), password=values["password"])
+    try:
+        return make_conninfo(
+            dsn, user=values.get("username") or values.get("user"), password=values["password"]
+        )
+    except Exception as exc:  # psycopg's ProgrammingError for a malformed DSN
+        raise ServiceError(
+            f"C360_PG_DSN is not a valid PostgreSQL connection string: {redact(str(exc).strip(), dsn)}"
+        ) from None
 
 
 @contextmanager

@@ -3,7 +3,12 @@ spark-submit and EMR steps pass whatever the step says. Both forms and ``--KEY=v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+_LOCATION_KEYS = re.compile(r"lake|.+_uri")
+_UNSAFE_LOCATION = re.compile(r"['\"`;\x00-\x1f\x7f]")
+"""Characters a location argument (``--lake``, ``--*_uri``) may not hold: paths end up quoted in SQL and logs."""
 
 
 class JobArgumentError(ValueError):
@@ -36,6 +41,13 @@ def parse_job_args(
         else:
             values[key] = "true"  # a bare flag
             i += 1
+    for key, value in values.items():
+        bad = _UNSAFE_LOCATION.search(value) if _LOCATION_KEYS.fullmatch(key) else None
+        if bad:
+            raise JobArgumentError(
+                f"--{key} {value[:80]!r} contains {bad.group()!r}: quotes, semicolons and control characters are "
+                "not allowed in a location"
+            )
     missing = [key for key in required if not values.get(key)]
     if missing:
         raise JobArgumentError(f"missing job argument(s): {', '.join('--' + m for m in missing)}")

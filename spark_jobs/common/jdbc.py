@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -66,11 +68,28 @@ class JdbcSource:
 
     @property
     def display(self) -> str:
-        """The URL without its parameters (which could carry credentials): safe to log and to keep as lineage."""
-        return self.url.split("?", 1)[0]
+        """The URL without its parameters or a ``user:password@`` part (either could carry credentials): safe to
+        log and to keep as lineage."""
+        return re.sub(r"//[^/@?;]*@", "//", self.url.split("?", 1)[0].split(";", 1)[0])
+
+    def __repr__(self) -> str:  # the URL could carry credentials too
+        return f"JdbcSource(url={self.display!r}, user={self.user!r}, driver={self.driver!r})"
 
     def options(self) -> dict[str, str]:
         return {"url": self.url, "user": self.user, "password": self.password, "driver": self.driver}
+
+
+@contextmanager
+def quiet_debug(logger_name: str) -> Iterator[None]:
+    """No DEBUG records from ``logger_name`` (and its children) in the block: for libraries that log what they send
+    or receive, credentials included."""
+    logger = logging.getLogger(logger_name)
+    previous = logger.level
+    logger.setLevel(max(previous, logging.INFO))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def jdbc_source_from_args(args: Mapping[str, str], environ: Mapping[str, str] | None = None) -> JdbcSource:
@@ -113,7 +132,9 @@ def secret_credentials(secret_arn: str, user: str) -> tuple[str, str]:  # pragma
     """``(username, password)`` from a Secrets Manager secret in the RDS format (JSON with both keys)."""
     import boto3
 
-    secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    with quiet_debug("botocore.parsers"):  # it logs response bodies, the secret's value included, at DEBUG
+        response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    secret = json.loads(response["SecretString"])
     return str(secret.get("username") or user), str(secret["password"])
 
 
@@ -121,10 +142,12 @@ def read_query(
     spark: SparkSession, source: JdbcSource, query: str, extra: Mapping[str, str] | None = None
 ) -> DataFrame:
     """A lazy DataFrame over ``query`` (SQL built from constants and validated integers only)."""
-    reader = spark.read.format("jdbc").options(**source.options()).option("dbtable", f"({query}) as q")
-    for key, value in (extra or {}).items():
-        reader = reader.option(key, value)
-    return reader.load()
+    # py4j logs every command it sends to the JVM at DEBUG, the password option included.
+    with quiet_debug("py4j"):
+        reader = spark.read.format("jdbc").options(**source.options()).option("dbtable", f"({query}) as q")
+        for key, value in (extra or {}).items():
+            reader = reader.option(key, value)
+        return reader.load()
 
 
 def is_transient(error: BaseException) -> bool:

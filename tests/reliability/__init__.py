@@ -1,0 +1,1 @@
+"""Reliability suite: malformed inputs of every source through the real stage jobs."""
