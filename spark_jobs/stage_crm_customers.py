@@ -19,6 +19,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_jobs.common.args import parse_job_args
+from spark_jobs.common.json_lines import (
+    has_lone_surrogate_escape,
+    has_repeated_key,
+    holds_object_or_array,
+    is_one_json_object,
+)
 from spark_jobs.common.quality import AuditRecord, first_failure
 from spark_jobs.common.runner import LineSource, lake_uris, stage_line_source
 from spark_jobs.common.session import get_session
@@ -48,6 +54,8 @@ RAW_FIELDS = [
     "client_created_date",
     "updated_at",
 ]
+TEXT_FIELDS = ("first_name", "last_name", "email", "phone", "street_address", "city", "occupation")
+"""Free-text fields: any scalar is taken as text, but an object or an array is a wrong type."""
 CORRUPT = "_corrupt_record"
 RAW_SCHEMA = T.StructType([T.StructField(name, T.StringType(), True) for name in [*RAW_FIELDS, CORRUPT]])
 JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT, "allowSingleQuotes": "false"}
@@ -115,10 +123,15 @@ def parse(lines: DataFrame, batch_id: str) -> tuple[DataFrame, DataFrame]:
     """Split raw lines into typed candidate rows and quarantined rows (with ``reason``)."""
     text = F.trim(F.col("raw_record"))
     parsed = lines.withColumn("j", F.from_json(F.col("raw_record"), RAW_SCHEMA, JSON_OPTIONS))
-    # A line is a JSON object iff the text is braced and the parser did not flag it as corrupt (PERMISSIVE mode
-    # puts malformed text in the corrupt-record field instead of failing).
+    # A line is a JSON object iff the text is braced, the parser did not flag it as corrupt (PERMISSIVE mode
+    # puts malformed text in the corrupt-record field instead of failing) and nothing follows the object (the
+    # parser stops after the first value: two records glued on one line would stage as the first alone).
     is_object = (
-        text.startswith("{") & text.endswith("}") & F.col("j").isNotNull() & F.col(f"j.{CORRUPT}").isNull()
+        text.startswith("{")
+        & text.endswith("}")
+        & F.col("j").isNotNull()
+        & F.col(f"j.{CORRUPT}").isNull()
+        & is_one_json_object(F.col("raw_record"))
     )
     fields = {name: F.trim(F.col(f"j.{name}")) for name in RAW_FIELDS}
     typed = parsed.select(
@@ -126,6 +139,10 @@ def parse(lines: DataFrame, batch_id: str) -> tuple[DataFrame, DataFrame]:
         "_line_number",
         "raw_record",
         is_object.alias("_is_object"),
+        has_repeated_key(F.col("raw_record")).alias("_has_repeated_key"),
+        F.array(
+            *[F.when(holds_object_or_array(F.col("raw_record"), name), F.lit(name)) for name in TEXT_FIELDS]
+        ).alias("_not_text"),
         *[fields[name].alias(f"raw_{name}") for name in RAW_FIELDS],
     )
     typed = typed.select(
@@ -156,6 +173,21 @@ def parse(lines: DataFrame, batch_id: str) -> tuple[DataFrame, DataFrame]:
                 F.col("_is_object") & (F.col("client_id").isNull() | (F.col("client_id") <= 0)),
                 "client_id missing or not a positive integer",
             ),
+            (
+                F.col("_is_object") & has_lone_surrogate_escape(F.col("raw_record")),
+                "a \\u escape is a lone UTF-16 surrogate, not a character",
+            ),
+            (
+                F.col("_is_object") & F.col("_has_repeated_key"),
+                "a key appears more than once in the object (ambiguous record)",
+            ),
+            *[
+                (
+                    F.col("_is_object") & F.array_contains(F.col("_not_text"), name),
+                    f"{name} is not a text value (an object or an array)",
+                )
+                for name in TEXT_FIELDS
+            ],
             (
                 F.col("_is_object") & F.col("updated_at").isNull(),
                 "updated_at missing or not an ISO timestamp",

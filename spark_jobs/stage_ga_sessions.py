@@ -63,6 +63,7 @@ from pyspark.sql import types as T
 from spark_jobs.common.args import parse_job_args
 from spark_jobs.common.file_bookmarks import FileBookmark, FileVersion, StagedFile, list_versions
 from spark_jobs.common.hadoopfs import HadoopFS, RemoteFile
+from spark_jobs.common.json_lines import has_lone_surrogate_escape, is_one_json_object
 from spark_jobs.common.lineage import ingested_at
 from spark_jobs.common.quality import (
     AuditRecord,
@@ -289,11 +290,14 @@ def parse(lines: DataFrame, batch_id: str) -> DataFrame:
     # A braced line is a JSON object when it parses; when only a value had the wrong type the GA schema flags it
     # as corrupt, but it still parses as a map of texts.
     as_map = F.from_json(F.col("raw_record"), T.MapType(T.StringType(), T.StringType()))
+    # ... and nothing may follow the object: the parser stops after the first value, so two sessions glued on one
+    # line would otherwise stage as the first one alone.
     is_object = (
         text.startswith("{")
         & text.endswith("}")
         & F.col("j").isNotNull()
         & (~corrupt | F.when(corrupt, as_map.isNotNull()))
+        & is_one_json_object(F.col("raw_record"))
     )
     hits = F.col("j.hits")
     typed = parsed.select(
@@ -349,6 +353,10 @@ def parse(lines: DataFrame, batch_id: str) -> DataFrame:
                     ),
                 ),
                 "unknown eCommerceAction.action_type code (expected 0-8)",
+            ),
+            (
+                has_lone_surrogate_escape(F.col("raw_record")),
+                "a \\u escape is a lone UTF-16 surrogate, not a character",
             ),
             (
                 F.col("_is_corrupt"),

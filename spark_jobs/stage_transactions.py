@@ -15,7 +15,7 @@ A batch, like a Glue job bookmark:
 3. The range is read in parallel (``partitionColumn=trans_id``, ``lowerBound``/``upperBound`` from step 2,
    ``numPartitions``) into a staging folder. A dropped connection fails the read; it is retried from scratch
    (bounded attempts, doubling backoff), overwriting the staging folder, so nothing is read twice or skipped.
-4. Rows are validated (amount >= 0, known type/operation/k_symbol codes, a date): bad rows go to
+4. Rows are validated (amount >= 0, known type/operation/k_symbol codes, a valid date): bad rows go to
    ``<stage>/_quarantine/transactions/batch_id=<batch>/`` with the row as JSON, the reason, the table and the
    ``trans_id`` (as the line). Codes are translated to their documented English values.
 5. Only the months the batch touches are rewritten: their existing rows and the new ones, deduplicated by
@@ -199,6 +199,8 @@ def validate(extracted: DataFrame, batch_id: str, ingested_at: datetime, source_
     k_symbol = translate(F.col("k_symbol"), K_SYMBOL)
     bank = F.upper(F.trim(F.col("bank")))
     account = F.trim(F.col("account"))
+    # The source's date as it came (JSON text of the row), to tell a missing date from one that does not cast.
+    raw_date = F.get_json_object(F.col("raw_record"), "$.date")
     reason = first_failure(
         [
             (
@@ -206,7 +208,8 @@ def validate(extracted: DataFrame, batch_id: str, ingested_at: datetime, source_
                 "trans_id missing or not a positive integer",
             ),
             (F.col("account_id").isNull(), "account_id missing"),
-            (F.col("date").isNull(), "date missing"),
+            (F.col("date").isNull() & raw_date.isNull(), "date missing"),
+            (F.col("date").isNull() & raw_date.isNotNull(), "date is not a valid date"),
             (F.col("amount").isNull(), "amount missing or not a number"),
             (F.col("amount") < 0, "amount is negative"),
             (F.col("balance").isNull(), "balance missing or not a number"),
