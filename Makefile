@@ -77,6 +77,7 @@ $(AUDIT_VENV)/.installed:
 # --- benchmarks (benchmarks/run.py): every measurement REPEAT times at SCALE, medians into BENCHMARKS.md --------
 SCALE ?= 1
 REPEAT ?= 3
+# Optional: STEPS=generate,dbgen (a subset of the harness's steps), SOURCES=transactions (what generate makes).
 
 # The export's peer, awswrangler, pins pyarrow<26 (ours is 26): it gets a venv of its own, built here, never at
 # run time (tests/test_benchmark_harness.py runs the harness, peer included, at a tiny scale).
@@ -86,7 +87,8 @@ BENCH_VENV := .venv-bench
 .PHONY: bench .venv-bench
 
 bench: setup .venv-bench
-	$(BIN)/python -m benchmarks.run --scale $(SCALE) --repeat $(REPEAT) --out BENCHMARKS.md
+	$(BIN)/python -m benchmarks.run --scale $(SCALE) --repeat $(REPEAT) --out BENCHMARKS.md \
+		$(if $(STEPS),--steps $(STEPS)) $(if $(SOURCES),--sources $(SOURCES))
 
 .venv-bench: $(BENCH_VENV)/.installed
 
