@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -19,6 +20,7 @@ from rich.table import Table
 from c360 import pipeline
 from c360.audit import FIELDS, latest_audits
 from c360.errors import C360Error
+from c360.lock import lake_lock
 from c360.settings import Settings
 from c360.storage import Lake, LakeError
 
@@ -43,6 +45,7 @@ SeedOption = Annotated[
 ]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def _settings(lake: str | None, **overrides: object) -> tuple[Settings, Lake]:
@@ -69,8 +72,47 @@ def _step(title: str, action: Callable[[], T]) -> T:
     except Exception as exc:
         if os.environ.get("C360_DEBUG"):
             raise
+        if problem := _storage_problem(exc):
+            _fail(f"{title} failed: {problem}")
         _fail(f"{title} failed: {type(exc).__name__}: {exc} (set C360_DEBUG=1 for the traceback)")
     raise AssertionError("unreachable")
+
+
+STORAGE_PROBLEMS = {
+    "No space left on device": "the lake's disk is full",
+    "Read-only file system": "the lake is on a read-only file system",
+}
+
+
+def _storage_problem(exc: Exception) -> str | None:
+    """A full or read-only disk, in one line, wherever it surfaced (e.g. deep inside a Java stack trace)."""
+    text = str(exc)
+    for marker, what in STORAGE_PROBLEMS.items():
+        if marker in text:
+            return (
+                f"{what} ({marker}); free space or make the lake writable, then rerun the step "
+                "(the tables it had not replaced yet are unchanged; set C360_DEBUG=1 for the traceback)"
+            )
+    return None
+
+
+def _locked(command: str) -> Callable[[F], F]:
+    """Run the decorated command under the lake's run lock (re-entrant: ``run`` holds it across its steps)."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def locked(*args: object, **kwargs: object) -> object:
+            _, store = _settings(kwargs.get("lake"))  # type: ignore[arg-type]
+            try:
+                with lake_lock(store, f"c360 {command}", notify=lambda note: console.print(f"note: {note}")):
+                    return func(*args, **kwargs)
+            except C360Error as exc:
+                _fail(str(exc))
+            raise AssertionError("unreachable")
+
+        return locked  # type: ignore[return-value]
+
+    return decorate
 
 
 DayOption = Annotated[
@@ -92,6 +134,7 @@ def _parse_day(day: str | None) -> date | None:
 
 
 @app.command()
+@_locked("generate")
 def generate(
     lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None, day: DayOption = None
 ) -> None:
@@ -120,6 +163,7 @@ def _print_generated(files: list[pipeline.GeneratedFile]) -> None:
 
 
 @app.command()
+@_locked("stage")
 def stage(lake: LakeOption = None) -> None:
     """Stage every raw source with the Spark jobs (typed, validated, deduplicated Parquet)."""
     settings, store = _settings(lake)
@@ -131,6 +175,7 @@ def stage(lake: LakeOption = None) -> None:
 
 
 @app.command()
+@_locked("build")
 def build(lake: LakeOption = None) -> None:
     """Build the analytics layer with dbt (models, snapshots, seeds and tests)."""
     settings, store = _settings(lake)
@@ -154,6 +199,7 @@ DEFAULT_PROFILE_TABLE = "c360-customer-profiles"
 
 
 @app.command()
+@_locked("export")
 def export(
     lake: LakeOption = None,
     dynamodb_endpoint: EndpointOption = None,
@@ -250,6 +296,7 @@ def audit(
 
 
 @app.command()
+@_locked("run")
 def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None) -> None:
     """The whole pipeline: start local services, generate, stage, build, export; print where results are."""
     from c360.export.dynamodb_loader import local_endpoint
@@ -324,6 +371,7 @@ def _print_imports(audits: list[dict[str, object]]) -> None:
 
 
 @import_app.command("ga")
+@_locked("import ga")
 def import_ga(
     folder: Annotated[Path, typer.Argument(help="Folder of BigQuery ga_sessions_YYYYMMDD NDJSON exports.")],
     visitor_map: Annotated[
@@ -344,6 +392,7 @@ def import_ga(
 
 
 @import_app.command("berka")
+@_locked("import berka")
 def import_berka(
     folder: Annotated[Path, typer.Argument(help="Folder holding the PKDD'99 .asc files.")],
     lake: LakeOption = None,
@@ -364,6 +413,7 @@ def import_berka(
 
 
 @import_app.command("saas-sales")
+@_locked("import saas-sales")
 def import_saas_sales(
     file: Annotated[Path, typer.Argument(help="The SaaS Sales orders CSV.")],
     lake: LakeOption = None,

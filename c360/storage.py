@@ -7,6 +7,7 @@ branches on local versus S3 itself.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -101,9 +102,14 @@ class Lake:
             self.fs.create_dir(parent, recursive=True)
             if self.is_local:
                 tmp = posixpath.join(parent, f".{posixpath.basename(path)}.{uuid.uuid4().hex}.tmp")
-                with self.fs.open_output_stream(tmp, compression=None) as out:
-                    out.write(data)
-                self.fs.move(tmp, path)
+                try:
+                    with self.fs.open_output_stream(tmp, compression=None) as out:
+                        out.write(data)
+                    self.fs.move(tmp, path)
+                except OSError:
+                    with contextlib.suppress(OSError):  # a full disk leaves no partial temporary file behind
+                        self.fs.delete_file(tmp)
+                    raise
             else:  # an S3 PUT is atomic by itself
                 with self.fs.open_output_stream(path, compression=None) as out:
                     out.write(data)

@@ -4,6 +4,7 @@ and no direct identifier leaves the lake."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -17,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 from boto3.dynamodb.types import TypeSerializer
 
+from c360.build_state import require_successful_build
 from c360.errors import ExportError
 from c360.storage import Lake, LakeError
 
@@ -111,8 +113,9 @@ def export_items(lake: Lake) -> ExportResult:
     """Write customer_360 as DynamoDB JSON under ``analytics/exports/dynamodb/<run>/data/``.
 
     The run id is the as-of date plus a hash of the content, so exporting the same build twice writes the same
-    bytes to the same place.
+    bytes to the same place. A build that failed or never finished is not exported.
     """
+    require_successful_build(lake)
     table = read_mart(lake)
     lines = list(item_lines(table))
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
@@ -124,15 +127,22 @@ def export_items(lake: Lake) -> ExportResult:
     run_id = f"{as_of.isoformat() if as_of else 'empty'}-{digest}"
     base = lake.uri("analytics", "exports", "dynamodb", run_id)
     data_uri = f"{base}/data/part-00000.json.gz"
-    count = lake.write_lines_gz(data_uri, iter(lines))
-    lake.write_json(
-        f"{base}/manifest.json",
-        {
-            "table": MART,
-            "run_id": run_id,
-            "items": count,
-            "partition_key": PARTITION_KEY,
-            "files": [data_uri],
-        },
-    )
+    new_folder = not lake.exists(base)
+    try:
+        count = lake.write_lines_gz(data_uri, iter(lines))
+        lake.write_json(
+            f"{base}/manifest.json",
+            {
+                "table": MART,
+                "run_id": run_id,
+                "items": count,
+                "partition_key": PARTITION_KEY,
+                "files": [data_uri],
+            },
+        )
+    except LakeError as exc:
+        if new_folder:  # no half-written export folder: the previous exports stay the only ones
+            with contextlib.suppress(OSError):
+                lake.delete_dir(base)
+        raise ExportError(f"{exc}; the previous exports are unchanged") from exc
     return ExportResult(uri=data_uri, items=count, run_id=run_id)
