@@ -31,10 +31,10 @@ final as (
         industry,
         segment,
         product,
-        sales,
+        cast(sales as double) as sales,
         quantity,
-        discount,
-        profit,
+        cast(discount as double) as discount,
+        cast(profit as double) as profit,
         is_date_key_mismatch
 
     from order_lines

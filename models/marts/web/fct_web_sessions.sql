@@ -37,7 +37,7 @@ final as (
         time_on_site,
         bounces,
         transactions,
-        transaction_revenue,
+        cast(transaction_revenue as double) as transaction_revenue,
         top_content_category
 
     from sessions

@@ -26,7 +26,7 @@ renamed as (
         cast(account_id as bigint) as account_id,
         cast(bank_to as varchar) as partner_bank,
         cast(account_to as varchar) as partner_account,
-        cast(amount as double) as amount,
+        cast(amount as decimal(18, 2)) as amount,
         cast(k_symbol as varchar) as purpose,
         cast(start_date as date) as started_on,
         cast(is_orphan as boolean) as is_orphan

@@ -31,8 +31,8 @@ renamed as (
         cast(trans_date as date) as trans_date,
         cast(trans_type as varchar) as trans_type,
         cast(operation as varchar) as operation,  -- noqa: RF04
-        cast(amount as double) as amount,
-        cast(balance as double) as balance,
+        cast(amount as decimal(18, 2)) as amount,
+        cast(balance as decimal(18, 2)) as balance,
         cast(k_symbol as varchar) as k_symbol,
         cast(partner_bank as varchar) as partner_bank,
         cast(partner_account as varchar) as partner_account,

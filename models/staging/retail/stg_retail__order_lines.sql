@@ -50,10 +50,10 @@ renamed as (
         cast(industry as varchar) as industry,
         cast(segment as varchar) as segment,
         cast(product as varchar) as product,
-        cast(sales as double) as sales,
+        cast(sales as decimal(18, 4)) as sales,
         cast(quantity as integer) as quantity,
-        cast(discount as double) as discount,
-        cast(profit as double) as profit,
+        cast(discount as decimal(9, 4)) as discount,
+        cast(profit as decimal(18, 4)) as profit,
         cast(order_month as varchar) as order_month
 
     from source

@@ -64,7 +64,7 @@ renamed as (
         cast(product_sku as varchar) as product_sku,
         cast(product_name as varchar) as product_name,
         cast(product_category as varchar) as product_category,
-        cast(product_price as double) as product_price,
+        cast(product_price as decimal(18, 6)) as product_price,
         cast(transaction_id as varchar) as transaction_id
 
     from source

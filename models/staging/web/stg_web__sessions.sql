@@ -59,7 +59,7 @@ renamed as (
         cast(time_on_site as integer) as time_on_site,
         cast(bounces as integer) as bounces,
         cast(transactions as integer) as transactions,  -- noqa: RF04
-        cast(transaction_revenue as double) as transaction_revenue,
+        cast(transaction_revenue as decimal(18, 6)) as transaction_revenue,
         cast(new_visits as integer) as new_visits,
         cast(source as varchar) as source,  -- noqa: RF04
         cast(medium as varchar) as medium,
