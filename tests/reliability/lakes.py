@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 HIDDEN = ("_", ".")
 
@@ -44,33 +42,31 @@ def table_hash(folder: Path, exclude: tuple[str, ...] = ()) -> str:
     return digest
 
 
-FLOATS = ("DOUBLE", "FLOAT")
 RELATIVE_TOLERANCE = 1e-9
-"""How close two DOUBLE values of a rebuilt mart must be. dbt-duckdb sums DOUBLE amounts in parallel threads, so a
-rebuild of the same input can change the last bits of a sum (``net_flow_12m`` -8496.979999999981, then
--8496.98000000004): the same content, not the same bits (see ``test_reruns.py``)."""
+"""How close two numbers of exported items must be (the DynamoDB JSON writes them as decimal text)."""
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+"""A table's column names and its rows."""
 
 
-def table_rows(folder: Path) -> pd.DataFrame:
-    """A table's rows sorted by its non-float columns (the key is one of them), for :func:`assert_same_rows`."""
+def table_rows(folder: Path) -> Rows:
+    """A table's rows sorted by every column, for :func:`assert_same_rows`."""
     con = _parquet_view(folder)
-    order = [f'"{name}"' for name, kind, *_ in con.sql("describe t").fetchall() if kind not in FLOATS]
-    return con.sql(f"select * from t order by {', '.join(order)} nulls first").df()
+    columns = [name for name, *_ in con.sql("describe t").fetchall()]
+    order = ", ".join(f'"{name}"' for name in columns)
+    return columns, con.sql(f"select * from t order by {order} nulls first").fetchall()
 
 
-def assert_same_rows(name: str, before: pd.DataFrame, after: pd.DataFrame) -> None:
-    """The same rows: non-float columns equal, float columns equal within :data:`RELATIVE_TOLERANCE`."""
-    assert list(after.columns) == list(before.columns), f"{name}: the columns changed"
-    assert len(after) == len(before), f"{name}: {len(before)} rows, then {len(after)}"
-    for column in before.columns:
-        left, right = before[column], after[column]
-        if left.dtype.kind == "f":
-            same = np.isclose(left, right, rtol=RELATIVE_TOLERANCE, atol=1e-9, equal_nan=True)
-        else:
-            same = ((left == right) | (left.isna() & right.isna())).to_numpy()
-        assert same.all(), (
-            f"{name}.{column}: {left[~same].head(3).tolist()} != {right[~same].head(3).tolist()}"
+def assert_same_rows(name: str, before: Rows, after: Rows) -> None:
+    """The same columns and the same rows, value for value (NaN equal to NaN)."""
+    assert after[0] == before[0], f"{name}: the columns changed"
+    assert len(after[1]) == len(before[1]), f"{name}: {len(before[1])} rows, then {len(after[1])}"
+    for old, new in zip(before[1], after[1], strict=True):
+        same = all(
+            a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+            for a, b in zip(old, new, strict=True)
         )
+        assert same, f"{name}: {old} != {new}"
 
 
 def zone_hashes(zone: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
@@ -101,11 +97,11 @@ def mart_hashes(lake: Path) -> dict[str, str]:
     return {name: table_hash(folder) for name, folder in mart_folders(lake).items()}
 
 
-def mart_rows(lake: Path) -> dict[str, pd.DataFrame]:
+def mart_rows(lake: Path) -> dict[str, Rows]:
     return {name: table_rows(folder) for name, folder in mart_folders(lake).items()}
 
 
-def assert_same_marts(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -> None:
+def assert_same_marts(before: dict[str, Rows], after: dict[str, Rows]) -> None:
     assert sorted(after) == sorted(before)
     for name, rows in before.items():
         assert_same_rows(name, rows, after[name])
