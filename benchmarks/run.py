@@ -134,27 +134,17 @@ def work_generate(settings, lake, sources_filter: tuple[str, ...] = ()) -> dict[
     files_seconds = time.perf_counter() - start
     if sources_filter and "transactions" not in sources_filter:
         return {"seconds": files_seconds, "files_seconds": files_seconds, "sources": sources}
-    import psycopg
-
-    from ingestion import bank
-
     db_ctx = source_database(settings.lake)
     db, db_start = _timed(db_ctx.__enter__)
     try:
-        # The same work as transactions.load_history, timed in two parts: NumPy -> Arrow in memory (dbgen's
-        # like-for-like: it generates into in-memory DuckDB tables), then COPY into PostgreSQL with its indexes.
-        start = time.perf_counter()
-        ks = bank.build_keyspace(settings.seed, settings.scale, settings.end_date)
-        table = transactions.history_transactions(ks, settings.seed).to_table()
-        generated = time.perf_counter() - start
-        with psycopg.connect(db.dsn) as conn:
-            _, loaded = _timed(
-                lambda: (transactions.create_schema(conn), transactions.load_table(conn, table))
-            )
+        # Timed in two parts: NumPy -> Arrow in memory (dbgen's like-for-like: it generates into in-memory DuckDB
+        # tables), then COPY into PostgreSQL with its indexes.
+        history = transactions.timed_load_history(settings, db.dsn)
     finally:
         db_ctx.__exit__(None, None, None)
+    generated, loaded = history.generate_seconds, history.load_seconds
     sources["transactions"] = {
-        "rows": table.num_rows,
+        "rows": history.rows,
         "seconds": generated + loaded,
         "generate_seconds": generated,
         "load_seconds": loaded,

@@ -18,6 +18,7 @@ Money is held in integer cents (``*_cents``), so nothing is ever rounded twice.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -91,14 +92,34 @@ def to_days(values: np.ndarray) -> np.ndarray:
     return values.astype("datetime64[D]").astype(np.int64)
 
 
+def _through_table(values: np.ndarray | int, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``convert(values)`` for integer ``values``, through a lookup table of their range when the array is much
+    longer than that range (NumPy's calendar conversions cost far more per element than a gather)."""
+    values = np.asarray(values)
+    if values.size < 4096:
+        return convert(values)
+    low, high = int(values.min()), int(values.max())
+    if high - low + 1 > values.size // 4:
+        return convert(values)
+    return convert(np.arange(low, high + 1, dtype=np.int64))[values - low]
+
+
+def _month_of(days: np.ndarray) -> np.ndarray:
+    return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
+def _month_start(months: np.ndarray) -> np.ndarray:
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+
+
 def month_of(days: np.ndarray | int) -> np.ndarray:
     """Months since 1970-01 (int64) of day numbers."""
-    return np.asarray(days).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return _through_table(days, _month_of)
 
 
 def month_start(months: np.ndarray | int) -> np.ndarray:
     """The day number of the first day of each month number."""
-    return np.asarray(months).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return _through_table(months, _month_start)
 
 
 def month_end(months: np.ndarray | int) -> np.ndarray:

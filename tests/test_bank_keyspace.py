@@ -182,6 +182,20 @@ def test_calendar_helpers() -> None:
     assert bank.yyyymmdd(days).tolist() == [20240131, 20230228, 20240229]
 
 
+def test_month_helpers_on_long_arrays_match_the_calendar() -> None:
+    """Long arrays go through a lookup table of their range; the answers must be the calendar's."""
+    days = np.random.default_rng(3).integers(-800, 20_000, 50_000)  # 1967-10 to 2024-10, leap years included
+    expected_months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    assert np.array_equal(bank.month_of(days), expected_months)
+    assert np.array_equal(bank.month_of(days.astype(np.int32)), expected_months)
+    months = np.repeat(np.arange(-30, 700), 10)
+    expected_starts = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    assert np.array_equal(bank.month_start(months), expected_starts)
+    next_starts = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    assert np.array_equal(bank.month_end(months), next_starts - 1)
+    assert int(bank.month_of(np.int64(19_782))) == (2024 - 1970) * 12 + 1  # 2024-02-29 -> 2024-02
+
+
 def test_nothing_of_a_history_account_is_dated_after_the_end_date(ks: BankKeyspace) -> None:
     """The accounts of the history get their cards, loans, orders and disponents by the end date; only accounts
     opened later (the daily increments) have later dates, up to the horizon."""

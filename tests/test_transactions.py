@@ -287,3 +287,41 @@ def test_lambda_handler_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("C360_PG_DSN", raising=False)
     with pytest.raises(RuntimeError, match="C360_PG_DSN"):
         tx.c360view_ingestion_postgresql({}, None)
+
+
+def test_partner_accounts_are_eight_digits_with_leading_zeros_and_null_without_a_partner() -> None:
+    numbers = np.array([7, -1, 12_345_678, 0, -1, 99_999_999, 40_000], dtype=np.int32)
+    got = tx._zero_padded(numbers, 8)
+    assert got.to_pylist() == ["00000007", None, "12345678", "00000000", None, "99999999", "00040000"]
+    assert got.null_count == 2
+    assert tx._zero_padded(np.full(3, -1, np.int32), 8).to_pylist() == [None, None, None]
+    assert tx._zero_padded(np.array([5], np.int32), 8).null_count == 0
+    with pytest.raises(ValueError, match="does not fit in 8 digits"):
+        tx._zero_padded(np.array([100_000_000], np.int64), 8)
+
+
+def test_the_bucketed_parallel_sort_gives_the_lexicographic_date_order() -> None:
+    rng = np.random.default_rng(7)
+    n, lo, hi = 200_000, 9_000, 9_000 + 400  # 13 buckets of 32 days
+    rows = tx._Rows.of(
+        acc=rng.integers(0, 3_000, n),
+        day=rng.integers(lo, hi + 1, n),
+        kind=rng.integers(0, len(tx.KINDS), n),
+        amount=rng.integers(1, 10_000, n),
+    )
+    tiebreak = rng.integers(0, 1 << 30, n)
+    expected = np.lexsort((tiebreak, tx.RANK[rows.kind], rows.acc, rows.day))
+    assert np.array_equal(tx._date_order(rows, tiebreak, lo, hi), expected)
+
+
+def test_code_columns_are_dictionary_encoded_strings(history: tx.Transactions) -> None:
+    table = history.to_table()
+    for name in ("type", "operation", "k_symbol", "bank"):
+        assert table[name].type == tx.pa.dictionary(tx.pa.int8(), tx.pa.string()), name
+    sample = table.slice(0, 5_000)
+    assert sample["type"].to_pylist() == [tx.KINDS[k].type for k in history.kind[:5_000]]
+    partner = history.partner[:5_000]
+    assert sample["account"].to_pylist() == [f"{p:08d}" if p >= 0 else None for p in partner]
+    assert sample["bank"].to_pylist() == [
+        bank.BANK_CODES[b] if b >= 0 else None for b in history.bank[:5_000]
+    ]
