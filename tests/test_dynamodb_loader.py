@@ -33,6 +33,7 @@ from c360.export.dynamodb_loader import (
     item_size,
     load_profiles,
     local_endpoint,
+    measure_local_items_once,
     resolve_table,
     ssm_parameter_name,
 )
@@ -370,3 +371,50 @@ def test_the_local_endpoint_serves_a_load_without_any_aws_credentials(
         name = unique()
         result = load_profiles(local_lake, name, url)
         assert result.items == 30 and len(scan(dynamodb_client(url), name)) == 30
+
+
+def _moto_accepts(attrs: dict[str, Any]) -> bool:
+    """moto's own rule: the item built attribute by attribute, the whole item measured at every step."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    built = LimitedSizeDict()
+    try:
+        for key, value in attrs.items():
+            built[key] = DynamoType(value)
+    except ItemSizeTooLarge:
+        return False
+    return True
+
+
+def test_the_local_endpoint_measures_an_item_once_with_moto_limit(local_lake: Lake) -> None:
+    """The local stand-in stores an item with one size check instead of one per attribute (quadratic): the same
+    items must be accepted and refused as by moto's own check, and stored items must be identical."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    assert measure_local_items_once() and measure_local_items_once()  # idempotent
+    assert getattr(Item.__init__, "measured_once", False)
+    decided = set()
+    for total in (404_000, 404_950, 404_990, 405_000, 405_010, 405_100, 420_000):
+        attrs = {"client_id": {"N": "1"}, "tags": {"SS": ["a", "b"]}, "n": {"N": "12.5"}}
+        attrs["a"] = {"S": "x" * (total // 2)}
+        attrs["b"] = {"S": "y" * (total - total // 2 - 40)}
+        expected = _moto_accepts(attrs)
+        try:
+            item = Item(DynamoType({"N": "1"}), None, attrs)
+        except ItemSizeTooLarge:
+            accepted = False
+        else:
+            accepted = True
+            assert item.attrs == {key: DynamoType(value) for key, value in attrs.items()}
+        assert accepted == expected, total
+        decided.add(expected)
+    assert decided == {True, False}, "the sizes tried must straddle the limit"
+    write_mart(local_lake, mart_rows(5))
+    with local_endpoint() as url:
+        client, name = dynamodb_client(url), unique()
+        load_profiles(local_lake, name, url)
+        assert sorted(item["client_id"] for item in scan(client, name)) == [1, 2, 3, 4, 5]
+        with pytest.raises(client.exceptions.ClientError, match="Item size has exceeded"):
+            client.put_item(TableName=name, Item={"client_id": {"N": "9"}, "blob": {"S": "z" * 410_000}})
