@@ -40,7 +40,9 @@ AWSWRANGLER_PIN = "awswrangler==3.17.1"
 ATHENA_USD_PER_TB = 5.0
 ATHENA_MIN_BYTES = 10 * 1024 * 1024
 """Athena bills at least 10 MB per query."""
-STEPS = ("generate", "dbgen", "stage", "build", "parse", "floor", "incremental", "export")
+STEPS = ("generate", "dbgen", "stage", "build", "parse", "floor", "incremental", "export", "pipeline")
+PIPELINE_TARGET_SECONDS = {1.0: 120.0, 10.0: 900.0}
+"""The issue's targets for the whole pipeline (`c360 run`, set-up excluded) by scale."""
 
 
 # --- peak RSS of a process tree (no psutil: /proc) --------------------------------------------------------------
@@ -310,6 +312,23 @@ def work_export(settings, lake) -> dict[str, Any]:
                 peer_items=data["items"], peer_seconds=data["seconds"], peer_version=data["version"]
             )
     return result
+
+
+def work_pipeline(settings, lake) -> dict[str, Any]:
+    """``c360 run`` end to end, as a user runs it (its own lake beside the step-by-step one): start the local
+    services, generate, stage, build, export into the local DynamoDB endpoint."""
+    pipeline_lake = str(Path(settings.lake).parent / "pipeline-lake")
+    c360 = Path(sys.executable).with_name("c360")
+    command = [str(c360), "run", "--lake", pipeline_lake, "--scale", str(settings.scale)]
+    command += ["--seed", str(settings.seed)]
+    done, seconds = _timed(lambda: subprocess.run(command, cwd=REPO, capture_output=True, text=True))
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise RuntimeError(f"c360 run failed (exit {done.returncode}): {' | '.join(tail)}")
+    import pyarrow.parquet as pq
+
+    marts = _parquet_files(f"{pipeline_lake}/analytics/customer_360")
+    return {"seconds": seconds, "customers": sum(pq.ParquetFile(f).metadata.num_rows for f in marts)}
 
 
 def worker_main(step: str, lake_root: str, scale: float, seed: int, sources: tuple[str, ...] = ()) -> None:
@@ -665,6 +684,21 @@ def render_section(scale: float, meta: dict[str, Any], results: dict[str, list[d
     ]
     if skipped:
         lines += [f"awswrangler comparison skipped: {skipped}", ""]
+    p = results.get("pipeline", [])
+    target = PIPELINE_TARGET_SECONDS.get(float(scale))
+    lines += [
+        "### Whole pipeline (`c360 run`)",
+        "",
+        f"Runs: {n.get('pipeline', 0)}. `c360 run --scale {scale}` on a fresh lake, as a user runs it: starts the "
+        "lake's PostgreSQL and the local DynamoDB endpoint, then generate, stage, build, export (set-up, i.e. "
+        "`make`'s installs, excluded).",
+        "",
+        "| measurement | seconds | vs target |",
+        "|---|---:|---:|",
+        f"| `c360 run` | {_f(median(p, 'seconds'))} | "
+        f"{_ratio(median(p, 'seconds'), target) + f' of {target:.0f} s' if target else 'no target'} |",
+        "",
+    ]
     lines += [
         "### Peak memory (RSS)",
         "",

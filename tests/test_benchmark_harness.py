@@ -20,6 +20,7 @@ SECTIONS = (
     "### dbt build vs the floor",
     "### Incremental: one new day after the full build",
     "### Export",
+    "### Whole pipeline (`c360 run`)",
     "### Peak memory (RSS)",
     "### Athena cost proxy",
 )
@@ -54,6 +55,7 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
         "**JVM start-up + SparkSession**",
         "**floor** query",
         "incremental `dbt",
+        "| `c360 run` |",
     ):
         assert line in body, line
     import json
@@ -62,6 +64,8 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
     (export,) = results["export"]
     assert "peer_skipped" not in export, export.get("peer_skipped")
     assert export["peer_items"] == export["items"] > 0
+    (pipeline,) = results["pipeline"]
+    assert pipeline["seconds"] > 0 and pipeline["customers"] == results["floor"][0]["rows"] > 0
     makefile = (REPO / "Makefile").read_text()  # the venv `make` builds is the one the harness names
     assert f"AWSWRANGLER_VERSION := {export['peer_version']}" in makefile
     assert f"awswrangler=={export['peer_version']}" in (REPO / "benchmarks" / "run.py").read_text()

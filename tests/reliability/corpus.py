@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from ingestion import mainframe
 from ingestion.copybooks import load_layout
+from spark_jobs import stage_retail_orders
 
 
 @dataclass(frozen=True)
@@ -1153,27 +1154,8 @@ def _visitor_map_cases() -> list[Case]:
 
 # --- retail orders (SaaS Sales CSV) --------------------------------------------------------------------------------
 
-RETAIL_COLUMNS = (
-    "row_id",
-    "order_id",
-    "order_date",
-    "date_key",
-    "contact_name",
-    "country",
-    "city",
-    "region",
-    "subregion",
-    "customer_name",
-    "client_id",
-    "industry",
-    "segment",
-    "product",
-    "license",
-    "sales",
-    "quantity",
-    "discount",
-    "profit",
-)
+RETAIL_COLUMNS = stage_retail_orders.COLUMNS
+"""The job's names of the columns, in the file's order (the header text below is the file's, written out)."""
 RETAIL_HEADER = (
     "Row ID,Order ID,Order Date,Date Key,Contact Name,Country,City,Region,Subregion,Customer,Customer ID,"
     "Industry,Segment,Product,License,Sales,Quantity,Discount,Profit"
