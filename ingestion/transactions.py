@@ -717,6 +717,52 @@ def history_transactions(ks: BankKeyspace, seed: int, prof: Profiles | None = No
     return generate_window(ks, prof, first, ks.end_date, np.zeros(prof.open_day.size, np.int64), 1, rng)
 
 
+HISTORY_BATCH_ROWS = 25_000_000
+"""A history expected to be larger than this is generated in windows of whole months of at most about this many
+rows each (memory stays bounded at any scale: about 150 bytes per row at the peak); a smaller one in one piece."""
+
+
+def history_windows(prof: Profiles, end: date, max_rows: int | None = None) -> list[tuple[date, date]]:
+    """``(first, last)`` day of each window of the history: one window unless the expected rows exceed
+    ``max_rows``; then cuts at month boundaries so that each window expects about the same number of rows (a
+    month's rows grow with the accounts open in it)."""
+    first_day, end_day = int(prof.open_day.min()), day_number(end)
+    expected = ROWS_PER_ACCOUNT * int((prof.open_day <= end_day).sum())
+    windows = -(-expected // (max_rows or HISTORY_BATCH_ROWS))
+    if windows <= 1:
+        return [(_date_of(first_day), end)]
+    months = np.arange(int(month_of(first_day)), int(month_of(end_day)) + 1)
+    open_accounts = np.searchsorted(np.sort(prof.open_day), month_end(months), side="right")
+    cumulative = np.cumsum(open_accounts)
+    targets = cumulative[-1] * np.arange(1, windows) / windows
+    cuts = np.unique(np.searchsorted(cumulative, targets, side="left"))  # index of each window's last month
+    cuts = cuts[cuts < months.size - 1]
+    starts = [first_day, *(int(month_end(months[c])) + 1 for c in cuts)]
+    lasts = [*(int(month_end(months[c])) for c in cuts), end_day]
+    return [(_date_of(a), _date_of(b)) for a, b in zip(starts, lasts, strict=True)]
+
+
+def _date_of(day: int) -> date:
+    return np.datetime64(day, "D").item()
+
+
+def history_batches(ks: BankKeyspace, seed: int, max_rows: int | None = None) -> Iterator[Transactions]:
+    """The whole history in date order, window by window (:func:`history_windows`): ``trans_id`` and balances
+    continue from one window to the next. In one window it is exactly :func:`history_transactions`; each later
+    window draws from its own random stream."""
+    prof = build_profiles(ks, seed)
+    windows = history_windows(prof, ks.end_date, max_rows)
+    if len(windows) == 1:
+        yield history_transactions(ks, seed, prof)
+        return
+    carry, next_id = np.zeros(prof.open_day.size, np.int64), 1
+    for first, last in windows:
+        rng = rng_for(seed, SOURCE, "history", ks.end_date.isoformat(), first.isoformat())
+        batch = generate_window(ks, prof, first, last, carry, next_id, rng)
+        carry, next_id = last_balances(batch, carry), next_id + len(batch)
+        yield batch
+
+
 def day_transactions(
     ks: BankKeyspace, seed: int, prof: Profiles, day: date, carry_cents: np.ndarray, first_id: int
 ) -> Transactions:
@@ -793,15 +839,17 @@ def _copy(conn: Any, table: pa.Table, freeze: bool = False) -> None:
             copy.write(chunk)
 
 
-def load_table(conn: Any, table: pa.Table) -> None:
-    """Replace the table's content with ``table`` in one transaction: truncate, drop the indexes, COPY FREEZE,
-    then build the primary key and the account index (building them once is faster than growing them)."""
+def load_table(conn: Any, table: pa.Table | Iterable[pa.Table]) -> None:
+    """Replace the table's content with ``table`` (or a sequence of tables, loaded in turn) in one transaction:
+    truncate, drop the indexes, COPY FREEZE, then build the primary key and the account index (building them once
+    is faster than growing them)."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         conn.execute(f"truncate {TABLE}")
         conn.execute(f"alter table {TABLE} drop constraint if exists transactions_pkey")
         conn.execute("drop index if exists public.transactions_account_id_trans_id_idx")
-        _copy(conn, table, freeze=True)
+        for part in [table] if isinstance(table, pa.Table) else table:
+            _copy(conn, part, freeze=True)
         conn.execute(f"alter table {TABLE} add constraint transactions_pkey primary key (trans_id)")
         conn.execute(f"create index transactions_account_id_trans_id_idx on {TABLE} (account_id, trans_id)")
     conn.execute(f"analyze {TABLE}")
@@ -824,17 +872,36 @@ def load_history(settings: Settings, dsn: str) -> int:
 
 
 def timed_load_history(settings: Settings, dsn: str) -> HistoryLoad:
-    """:func:`load_history`, with the time of each half (the benchmarks compare generation with dbgen)."""
+    """:func:`load_history`, with the time of each half (the benchmarks compare generation with dbgen). A large
+    history is generated and copied window by window (:func:`history_batches`), so memory stays bounded."""
     import psycopg
 
     started = time.perf_counter()
     ks = bank.build_keyspace(settings.seed, settings.scale, settings.end_date)
-    table = history_transactions(ks, settings.seed).to_table()
-    generated = time.perf_counter()
+    keyspace_seconds = time.perf_counter() - started
+    windows: list[tuple[int, float]] = []  # rows and generation seconds of each window
+
+    def tables() -> Iterator[pa.Table]:
+        batches = history_batches(ks, settings.seed)
+        while True:
+            started = time.perf_counter()
+            batch = next(batches, None)
+            if batch is None:
+                return
+            table = batch.to_table()
+            windows.append((table.num_rows, time.perf_counter() - started))
+            yield table
+
+    loading = time.perf_counter()
     with psycopg.connect(dsn) as conn:
         create_schema(conn)
-        load_table(conn, table)
-    result = HistoryLoad(table.num_rows, generated - started, time.perf_counter() - generated)
+        load_table(conn, tables())
+    generate_seconds = sum(seconds for _, seconds in windows)
+    result = HistoryLoad(
+        rows=sum(rows for rows, _ in windows),
+        generate_seconds=keyspace_seconds + generate_seconds,
+        load_seconds=time.perf_counter() - loading - generate_seconds,
+    )
     log.info(
         "transactions history: %d rows, generated in %.2fs, loaded in %.2fs",
         result.rows,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -325,3 +326,52 @@ def test_code_columns_are_dictionary_encoded_strings(history: tx.Transactions) -
     assert sample["bank"].to_pylist() == [
         bank.BANK_CODES[b] if b >= 0 else None for b in history.bank[:5_000]
     ]
+
+
+def test_a_large_history_is_cut_into_windows_of_whole_months(ks: bank.BankKeyspace) -> None:
+    prof = tx.build_profiles(ks, 42)
+    assert tx.history_windows(prof, END) == [(np.datetime64(int(prof.open_day.min()), "D").item(), END)]
+    windows = tx.history_windows(prof, END, max_rows=150_000)
+    assert 6 <= len(windows) <= 8  # about 1.03 M rows expected
+    assert windows[0][0] == np.datetime64(int(prof.open_day.min()), "D").item() and windows[-1][1] == END
+    for (_, last), (first, _) in itertools.pairwise(windows):
+        assert first == last + timedelta(days=1) and first.day == 1, "contiguous, cut at month ends"
+    opened = np.sort(prof.open_day)
+    account_days = [
+        sum(np.clip(bank.day_number(b) - opened[opened <= bank.day_number(b)], 0, None))
+        - sum(np.clip(bank.day_number(a) - 1 - opened[opened < bank.day_number(a)], 0, None))
+        for a, b in windows
+    ]
+    assert max(account_days) < 1.6 * min(account_days), "windows expect about the same number of rows"
+
+
+def test_a_history_in_windows_continues_ids_and_balances() -> None:
+    ks = bank.build_keyspace(42, 0.2, END)
+    batches = list(tx.history_batches(ks, 42, max_rows=40_000))
+    assert len(batches) >= 4
+    whole = tx.Transactions(
+        *(np.concatenate([getattr(b, f) for b in batches]) for f in tx.Transactions.__dataclass_fields__)
+    )
+    assert np.array_equal(whole.trans_id, np.arange(1, len(whole) + 1))
+    assert np.all(np.diff(whole.day) >= 0) and whole.day.max() <= END_DAY
+    assert _balances_follow_amounts(whole), "balances continue across windows"
+    in_one = tx.history_transactions(ks, 42)
+    assert len(whole) == pytest.approx(len(in_one), rel=0.03)
+    assert [len(b) for b in tx.history_batches(ks, 42, max_rows=40_000)] == [len(b) for b in batches]
+    (single,) = tx.history_batches(ks, 42)
+    assert single.to_table().equals(in_one.to_table()), "a history of one window is the one-piece history"
+
+
+@pytest.mark.postgres
+def test_a_history_loads_window_by_window_in_one_transaction(
+    postgres: PostgresInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = _fresh_database(postgres, "windows")
+    monkeypatch.setattr(tx, "HISTORY_BATCH_ROWS", 10_000)
+    settings = _settings(tmp_path, scale=0.05)
+    loaded = tx.timed_load_history(settings, info.dsn)
+    expected = sum(len(b) for b in tx.history_batches(bank.build_keyspace(42, 0.05, END), 42))
+    assert loaded.rows == expected and loaded.generate_seconds > 0 and loaded.load_seconds > 0
+    assert _count(info.dsn) == (expected, expected, expected)
+    with psycopg.connect(info.dsn) as conn:
+        assert conn.execute(CONSISTENCY_SQL).fetchone() == (expected, 0)
