@@ -121,3 +121,70 @@ def test_athena_fact_tables_are_partitioned_by_their_own_date_columns(athena_com
             column = next(group for group in match.groups() if group)
             assert column in node["columns"], f"{name}: partition column {column} is not a documented column"
             assert "date" in column or "month" in column, f"{name}: {column} is not a date column"
+
+
+@pytest.fixture(scope="module")
+def duckdb_manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The manifest of the local (DuckDB) target, from ``dbt parse`` (offline: parsing opens no database)."""
+    import json
+
+    target = tmp_path_factory.mktemp("duckdb-target")
+    env = {
+        **os.environ,
+        "C360_DBT_TARGET": "local",
+        "C360_LAKE": str(target / "lake"),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target / "logs"),
+    }
+    result = subprocess.run(
+        [DBT, "parse", "--target", "local", "--no-partial-parse"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads((target / "manifest.json").read_text())
+
+
+def _materializations(manifest: dict) -> dict[str, str]:
+    return {
+        node["name"]: node["config"]["materialized"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+
+
+def test_staging_and_intermediate_models_are_tables_on_duckdb_and_views_on_athena(
+    duckdb_manifest: dict, athena_compiled: Path
+) -> None:
+    """On DuckDB each staging and intermediate model is computed once per build; as views, every test and every
+    model downstream re-ran the whole chain from the stage Parquet files (a build took 4x longer). On Athena
+    they stay views: no extra tables to write, tag and pay for."""
+    import json
+
+    athena = _materializations(json.loads((athena_compiled.parents[2] / "manifest.json").read_text()))
+    local = _materializations(duckdb_manifest)
+    layered = sorted(name for name in local if name.startswith(("stg_", "int_")))
+    assert len(layered) >= 20
+    assert {name: local[name] for name in layered} == {name: "table" for name in layered}
+    assert {name: athena[name] for name in layered} == {name: "view" for name in layered}
+
+
+def test_no_data_test_reads_a_view_on_duckdb(duckdb_manifest: dict) -> None:
+    """A data test on a view recomputes everything upstream of it (from the stage files, on DuckDB): each data
+    test must read materialized models (tables, incremental tables, external marts), seeds, snapshots or
+    sources only."""
+    nodes = duckdb_manifest["nodes"]
+    reads_views = []
+    for node in nodes.values():
+        if node["resource_type"] != "test":
+            continue
+        for parent in node["depends_on"]["nodes"]:
+            materialized = nodes.get(parent, {}).get("config", {}).get("materialized")
+            if materialized in ("view", "ephemeral"):
+                reads_views.append(f"{node['name']} reads {parent} ({materialized})")
+    tests = [node for node in nodes.values() if node["resource_type"] == "test"]
+    assert len(tests) >= 100
+    assert reads_views == []
