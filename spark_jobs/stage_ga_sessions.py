@@ -417,15 +417,42 @@ def parse(lines: DataFrame, batch_id: str) -> DataFrame:
     ).withColumn("sales_region", F.element_at("custom_dimensions", F.lit(4)))
 
 
-def latest_sessions(good: DataFrame) -> DataFrame:
-    """One row per ``session_id``: the latest load, then the later file and line (deterministic)."""
-    order = Window.partitionBy("session_id").orderBy(
+def _latest_first() -> Window:
+    """The order of the copies of a session: the latest load, then the later file and line (deterministic)."""
+    return Window.partitionBy("session_id").orderBy(
         F.col("_ingested_at").desc_nulls_last(),
         F.col("_source_file").desc(),
         F.col("_line_number").desc(),
     )
-    ranked = good.withColumn("_rank", F.row_number().over(order))
-    return ranked.where(F.col("_rank") == 1).drop("_rank")
+
+
+def duplicate_lines(good: DataFrame) -> DataFrame:
+    """The lines of ``good`` that a later copy of the same session replaces: ``_source_file``, ``_line_number``
+    and their ``_hit_count``. Ranked on these few columns only, so the sessions themselves (hits included) are
+    never shuffled to deduplicate them."""
+    keys = good.select("session_id", "_ingested_at", "_source_file", "_line_number", "_hit_count")
+    ranked = keys.withColumn("_rank", F.row_number().over(_latest_first()))
+    return ranked.where(F.col("_rank") > 1).select("_source_file", "_line_number", "_hit_count")
+
+
+DUPLICATES_BROADCAST_LIMIT = 1_000_000
+"""Up to this many duplicate lines, their keys are broadcast to drop them from the sessions (no shuffle)."""
+
+
+def without_lines(good: DataFrame, duplicates: DataFrame, count: int | None = None) -> DataFrame:
+    """``good`` without the lines of ``duplicates`` (``count`` of them, when known: none means nothing to drop,
+    too many means a shuffled join rather than a broadcast one)."""
+    if count == 0:
+        return good
+    keys = duplicates.select("_source_file", "_line_number")
+    if count is None or count <= DUPLICATES_BROADCAST_LIMIT:
+        keys = F.broadcast(keys)
+    return good.join(keys, ["_source_file", "_line_number"], "left_anti")
+
+
+def latest_sessions(good: DataFrame) -> DataFrame:
+    """One row per ``session_id``: the latest load, then the later file and line (deterministic)."""
+    return without_lines(good, duplicate_lines(good))
 
 
 def session_rows(sessions: DataFrame) -> DataFrame:
@@ -536,9 +563,12 @@ class GaOutcome:
 
 
 def transform(lines: DataFrame, batch_id: str) -> GaOutcome:
-    """Everything but I/O: raw lines in; sessions, hits, quarantined lines and both tables' counts out."""
+    """Everything but I/O: raw lines in; sessions, hits, quarantined lines and both tables' counts out.
+
+    Two Spark actions before the writes: one pass over the parsed lines (cached) counts them per file, and a
+    ranking of the valid lines' keys finds the duplicate sessions. The stage counts follow from these (a staged
+    session brings its ``_hit_count`` hits), so each table is computed once, when it is written."""
     checked = parse(lines, batch_id).cache()
-    sessions = latest_sessions(checked.where(F.col("reason").isNull())).cache()
     rejected = F.col("reason").isNotNull()
     per_file = (
         checked.groupBy("_source_file")
@@ -553,29 +583,32 @@ def transform(lines: DataFrame, batch_id: str) -> GaOutcome:
         )
         .collect()
     )
-    staged = sessions.agg(F.count("*").alias("sessions"), F.sum("_hit_count").alias("hits")).first()
-    hits = hit_rows(sessions)
+    good = checked.where(~rejected)
+    duplicates = duplicate_lines(good).cache()
+    duplicated = duplicates.agg(F.count("*").alias("lines"), F.sum("_hit_count").alias("hits")).first()
+    sessions = without_lines(good, duplicates, duplicated["lines"])
     lines_read, quarantined, raw_hits, rejected_hits = (
         sum(row[column] for row in per_file) for column in ("lines", "quarantined", "hits", "rejected_hits")
     )
+    duplicate_hits = duplicated["hits"] or 0
     return GaOutcome(
         sessions=session_rows(sessions),
-        hits=hits,
+        hits=hit_rows(sessions),
         quarantine=quarantine_frame(checked.where(rejected), SOURCE, batch_id),
         session_counts=Counts(
             raw=lines_read,
-            stage=staged["sessions"],
+            stage=lines_read - quarantined - duplicated["lines"],
             quarantined=quarantined,
-            deduplicated=lines_read - quarantined - staged["sessions"],
+            deduplicated=duplicated["lines"],
         ),
         hit_counts=Counts(
             raw=raw_hits,
-            stage=hits.count(),
+            stage=raw_hits - rejected_hits - duplicate_hits,
             quarantined=rejected_hits,
-            deduplicated=raw_hits - rejected_hits - (staged["hits"] or 0),
+            deduplicated=duplicate_hits,
         ),
         partitions={row["_source_file"]: tuple(row["dates"]) for row in per_file if row["dates"]},
-        cached=(checked, sessions),
+        cached=(checked, duplicates),
     )
 
 

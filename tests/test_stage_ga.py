@@ -304,6 +304,10 @@ def test_sessions_hits_quarantine_and_both_reconciliations(spark, tmp_path: Path
     hits_audit = audit(tmp_path, "ga_hits")
     assert {k: hits_audit[k] for k in expected_hits} == expected_hits and hits_audit["balanced"]
     assert audit(tmp_path, "ga_sessions")["balanced"]
+    # The audit's stage counts follow from the per-file counts: they must be what the tables hold.
+    for table, record_rows in (("ga_hits", hits_audit["stage_rows"]), ("ga_sessions", record.stage_rows)):
+        written = ds.dataset(tmp_path / "stage" / table, format="parquet", partitioning="hive").count_rows()
+        assert written == record_rows, table
 
     quarantined = {
         r["_line_number"]: r
@@ -497,3 +501,99 @@ def test_real_ga_sample_through_the_glue_entry_point(
     assert {str(r["session_date"]).replace("-", "") for r in staged} == set(by_day)
     hit_table = pq.read_table(tmp_path / "stage" / "ga_hits").to_pylist()
     assert len({(h["session_id"], h["hit_number"]) for h in hit_table}) == len(hit_table) == 255
+
+
+# --- the pieces that keep the job cheap ------------------------------------------------------------------------
+def test_lone_surrogate_escapes_are_still_found_behind_the_substring_filter(spark) -> None:
+    from spark_jobs.common.json_lines import has_lone_surrogate_escape
+
+    texts = {
+        "lone high": r'{"city": "Br\ud800no"}',
+        "lone low": r'{"city": "\udc00"}',
+        "high then a non-surrogate": r'{"city": "\ud83d\u00e9"}',
+        "pair": r'{"city": "\ud83d\ude00"}',
+        "other escape": r'{"city": "Br\u00e9no"}',
+        "no escape": '{"city": "Brno"}',
+        "null": None,
+    }
+    frame = spark.createDataFrame(list(texts.items()), "case string, text string")
+    found = {
+        row["case"]: row["lone"]
+        for row in frame.select("case", has_lone_surrogate_escape(frame["text"]).alias("lone")).collect()
+    }
+    assert found == {
+        "lone high": True,
+        "lone low": True,
+        "high then a non-surrogate": True,
+        "pair": False,
+        "other escape": False,
+        "no escape": False,
+        "null": False,
+    }
+
+
+def test_duplicate_sessions_are_found_and_dropped_by_their_line_keys(spark) -> None:
+    schema = (
+        "session_id string, _ingested_at timestamp, _source_file string, _line_number long, _hit_count int, "
+        "payload string"
+    )
+    day1, day2 = datetime(2024, 12, 30), datetime(2024, 12, 31)
+    good = spark.createDataFrame(
+        [
+            ("a", day1, "f1", 1, 2, "a from day 1"),
+            ("a", day2, "f2", 5, 3, "a from day 2, line 5"),
+            ("a", day2, "f2", 7, 4, "a from day 2, line 7: the latest"),
+            ("b", day2, "f1", 2, 1, "b: a later file wins a tie"),
+            ("b", day2, "f0", 9, 6, "b from an earlier file"),
+            ("c", None, "f3", 1, 1, "c: the only copy"),
+        ],
+        schema,
+    )
+    duplicates = job.duplicate_lines(good)
+    assert sorted(tuple(r) for r in duplicates.collect()) == [("f0", 9, 6), ("f1", 1, 2), ("f2", 5, 3)]
+    kept = job.without_lines(good, duplicates, 3)
+    assert sorted(r["payload"] for r in kept.collect()) == [
+        "a from day 2, line 7: the latest",
+        "b: a later file wins a tie",
+        "c: the only copy",
+    ]
+    assert sorted(r["payload"] for r in job.latest_sessions(good).collect()) == sorted(
+        r["payload"] for r in kept.collect()
+    )
+    assert job.without_lines(good, duplicates, 0) is good  # nothing to drop: no join at all
+    # Past the broadcast limit the same rows are dropped by a shuffled join.
+    assert sorted(r["payload"] for r in job.without_lines(good, duplicates, 10**9).collect()) == sorted(
+        r["payload"] for r in kept.collect()
+    )
+
+
+def test_a_line_that_closes_the_array_check_itself_is_not_one_object(spark) -> None:
+    from spark_jobs.common.json_lines import is_one_json_object
+
+    one = json.dumps(S1)
+    texts = {
+        "one": one,
+        "one, spaced": f"  {one} ",
+        "glued": one + one,
+        "comma": f"{one},{one}",
+        "stray brace": one + "}",
+        "bracket then object": one + '] {"x": 1}',
+        "bracket then brace": one + "]}",
+        "bracket, zero, bracket": one + ",0] [{}",
+        "array": f"[{one}]",
+        "null": None,
+    }
+    frame = spark.createDataFrame(list(texts.items()), "case string, text string")
+    single = {
+        row["case"]: row["single"]
+        for row in frame.select("case", is_one_json_object(frame["text"]).alias("single")).collect()
+    }
+    assert single == {case: case.startswith("one") for case in texts}
+    # ... and the job quarantines such a line instead of staging its first session.
+    lines = spark.createDataFrame(
+        [("f", 1, one + '] {"x": 1}', None)],
+        "_source_file string, _line_number long, raw_record string, _decode_error string",
+    )
+    assert [r["reason"] for r in job.parse(lines, "b").collect()] == [
+        "not a JSON object (malformed JSON, an array or a scalar)"
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -59,10 +60,29 @@ class StageOutcome:
     stage_rows: int
     quarantined_rows: int
     deduplicated_rows: int
+    cached: tuple[DataFrame, ...] = ()
+    """Frames cached for the counts and the writes: :meth:`unpersist` once the outcome is published."""
+
+    def unpersist(self) -> None:
+        for frame in self.cached:
+            frame.unpersist()
+
+
+def count_rows(*frames: DataFrame) -> list[int]:
+    """The row count of each of ``frames``, in one Spark action (one aggregation over their union) rather than
+    one action per frame."""
+    tagged = [frame.select(F.lit(i).alias("_frame")) for i, frame in enumerate(frames)]
+    union = reduce(DataFrame.unionAll, tagged)
+    row = union.agg(*[F.count(F.when(F.col("_frame") == i, 1)) for i in range(len(frames))]).first()
+    return [int(count) for count in row]
 
 
 def transform(spec: LineSource, lines: DataFrame, batch_id: str) -> StageOutcome:
-    """Everything but I/O: raw lines in; stage rows, quarantine rows and the counts out."""
+    """Everything but I/O: raw lines in; stage rows, quarantine rows and the counts out.
+
+    The lines, the good rows and the stage rows are cached, and counted together in one action: the parse, the
+    deduplication and the foreign-key lookups then run once, and the stage table is written from the cache.
+    An empty quarantine is written without parsing the lines again."""
     records = lines.where(F.col("_line_number") > spec.header_lines) if spec.header_lines else lines
     records = records.cache()
     undecodable = records.where(F.col("_decode_error").isNotNull()).withColumn(
@@ -73,23 +93,31 @@ def transform(spec: LineSource, lines: DataFrame, batch_id: str) -> StageOutcome
     )
     readable = records.where(F.col("_decode_error").isNull() & (F.trim(F.col("raw_record")) != ""))
     good, bad = spec.parse(readable.drop("_decode_error"), batch_id)
-    good = good.cache()
-    stage = spec.dedupe(good) if spec.dedupe else good
-    stage = stage.select([field.name for field in spec.schema.fields])
+    stage_columns = [field.name for field in spec.schema.fields]
+    if spec.dedupe:
+        good = good.cache()
+        stage = spec.dedupe(good).select(stage_columns).cache()
+        raw_rows, good_rows, stage_rows = count_rows(records, good, stage)
+        cached = (stage, good, records)
+    else:
+        stage = good.select(stage_columns).cache()
+        raw_rows, stage_rows = count_rows(records, stage)
+        good_rows = stage_rows
+        cached = (stage, records)
     columns = ["_source_file", "_line_number", "raw_record", "reason"]
     quarantined = (
         undecodable.select(columns).unionByName(blank.select(columns)).unionByName(bad.select(columns))
     )
-    raw_rows = records.count()
-    good_rows = good.count()
-    stage_rows = stage.count() if spec.dedupe else good_rows
+    quarantined_rows = raw_rows - good_rows
+    quarantine = quarantine_frame(quarantined, spec.name, batch_id)
     return StageOutcome(
         stage=stage,
-        quarantine=quarantine_frame(quarantined, spec.name, batch_id),
+        quarantine=quarantine if quarantined_rows else quarantine.limit(0),
         raw_rows=raw_rows,
         stage_rows=stage_rows,
-        quarantined_rows=raw_rows - good_rows,
+        quarantined_rows=quarantined_rows,
         deduplicated_rows=good_rows - stage_rows,
+        cached=cached,
     )
 
 
@@ -154,6 +182,7 @@ def stage_line_source(
         f"{stage_root}/_staging/_quarantine/{spec.name}/{batch_id}",
         ("_source_file", "_line_number"),
     )
+    outcome.unpersist()
     if prepare is not None:
         lines.unpersist()
     record = AuditRecord(
