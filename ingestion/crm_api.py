@@ -49,6 +49,15 @@ def _population(seed: int, scale: float, end_date_iso: str) -> crm.Population:
     return crm.build_population(seed, scale, date.fromisoformat(end_date_iso))
 
 
+@lru_cache(maxsize=8)
+def _records(
+    seed: int, scale: float, end_date_iso: str, as_of: datetime, since: datetime | None
+) -> list[dict[str, Any]]:
+    """The customers as of ``as_of`` (changed after ``since``), computed once for all the pages of a pull: per
+    page, the whole list again made a pull quadratic (45 s for the 54,000 customers of scale 10)."""
+    return crm.records_at(_population(seed, scale, end_date_iso), as_of, since=since)
+
+
 def _parse_time(value: str, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -72,8 +81,7 @@ def handle(settings: Settings, path: str, query: dict[str, str]) -> Response:
             raise ValueError("page_token is not valid")
     except ValueError as exc:
         return Response(400, {"error": str(exc)})
-    population = _population(settings.seed, settings.scale, settings.end_date.isoformat())
-    records = crm.records_at(population, as_of, since=since)
+    records = _records(settings.seed, settings.scale, settings.end_date.isoformat(), as_of, since)
     page = records[offset : offset + page_size]
     next_token = str(offset + page_size) if offset + page_size < len(records) else None
     return Response(200, {"customers": page, "next_page_token": next_token, "as_of": as_of.isoformat()})

@@ -113,3 +113,24 @@ def test_requests_are_signed_for_api_gateway_iam_auth(monkeypatch) -> None:
     assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") and "/eu-west-1/execute-api/" in auth
     monkeypatch.delenv("C360_CRM_API_AUTH")
     assert crm_api._request("http://127.0.0.1:1/customers").get_header("Authorization") is None
+
+
+def test_a_pull_computes_the_customers_once_not_once_per_page(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real = crm.records_at
+
+    def counted(population, as_of, since=None):
+        calls.append((as_of, since))
+        return real(population, as_of, since=since)
+
+    monkeypatch.setattr(crm, "records_at", counted)
+    crm_api._records.cache_clear()
+    with crm_api.serve(api_settings) as url:
+        first = crm_api.pull(url, as_of=crm.start_of_day(date(2024, 12, 30)), since=None, page_size=10)
+        again = crm_api.pull(url, as_of=crm.start_of_day(date(2024, 12, 30)), since=None, page_size=25)
+        later = crm_api.pull(url, as_of=crm.start_of_day(date(2024, 12, 31)), since=None, page_size=10)
+    assert len(first) == len(again) == crm.client_count(api_settings.scale) > 100  # more than 10 pages
+    assert first == again and len(later) >= len(first)
+    assert len(calls) == 2, "one computation per (as_of, since), whatever the pages"
