@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
+import tempfile
+import zipfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -11,6 +15,9 @@ from c360.settings import Settings
 from spark_jobs.common.session import configure
 
 LOG4J = Path(__file__).with_name("log4j2.properties").as_uri()
+LOCAL_FS_SOURCE = Path(__file__).with_name("localfs") / "PosixLocalFileSystem.java"
+LOCAL_FS_CLASS = "io.c360.hadoop.PosixLocalFileSystem"
+"""The ``file://`` file system of the local session: Hadoop's, with permissions set in-process (see the source)."""
 
 
 class SparkSetupError(RuntimeError):
@@ -24,6 +31,56 @@ def _check_java(java_home: str) -> None:
             f"Java 17 is needed for Spark 3.5 but {java} does not exist. Install it (Debian: "
             "apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to a Java 17 installation."
         )
+
+
+def _hadoop_api_jar() -> Path:
+    import pyspark
+
+    jars = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
+    if not jars:
+        raise SparkSetupError("pyspark's jars/hadoop-client-api-*.jar is missing: reinstall pyspark")
+    return jars[-1]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "c360"
+
+
+def local_fs_jar(java_home: str, cache_dir: Path | None = None) -> Path:
+    """The jar of :data:`LOCAL_FS_CLASS`, compiled with ``java_home``'s ``javac`` against pyspark's Hadoop on
+    first use and cached (keyed by the source, the Hadoop jar and the JDK: a change of any compiles it again)."""
+    api = _hadoop_api_jar()
+    source = LOCAL_FS_SOURCE.read_bytes()
+    jdk = str(Path(java_home).resolve()).encode()
+    key = hashlib.sha256(source + api.name.encode() + jdk).hexdigest()[:16]
+    cache = cache_dir or _cache_dir()
+    jar = cache / f"c360-localfs-{key}.jar"
+    if jar.exists():
+        return jar
+    javac = Path(java_home) / "bin" / "javac"
+    if not javac.exists():
+        raise SparkSetupError(
+            f"{javac} does not exist: the local Spark session compiles a small Hadoop file system class "
+            "(c360/localfs) with the JDK's javac. Install the JDK (Debian: apt-get install "
+            "openjdk-17-jdk-headless) or point C360_JAVA_HOME at a Java 17 JDK."
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache) as work:
+        classes = Path(work) / "classes"
+        compiled = subprocess.run(
+            [str(javac), "-nowarn", "-cp", str(api), "-d", str(classes), str(LOCAL_FS_SOURCE)],
+            capture_output=True,
+            text=True,
+        )
+        if compiled.returncode != 0:
+            raise SparkSetupError(f"javac could not compile {LOCAL_FS_SOURCE}:\n{compiled.stderr.strip()}")
+        partial = Path(work) / jar.name
+        with zipfile.ZipFile(partial, "w") as archive:
+            for path in sorted(classes.rglob("*.class")):
+                archive.write(path, path.relative_to(classes).as_posix())
+        os.replace(partial, jar)  # atomic: a concurrent start sees no jar or a whole one
+    return jar
 
 
 def local_session(settings: Settings) -> SparkSession:
@@ -47,6 +104,8 @@ def local_session(settings: Settings) -> SparkSession:
         .config(
             "spark.driver.extraJavaOptions", f"-Dderby.system.home=/tmp -Dlog4j2.configurationFile={LOG4J}"
         )
+        .config("spark.driver.extraClassPath", str(local_fs_jar(settings.java_home)))
+        .config("spark.hadoop.fs.file.impl", LOCAL_FS_CLASS)
     )
     jdbc = Path("/usr/share/java/postgresql.jar")
     if jdbc.exists():

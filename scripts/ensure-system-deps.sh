@@ -5,7 +5,7 @@
 set -euo pipefail
 
 missing=()
-have_java17() { ls /usr/lib/jvm/java-17-openjdk-*/bin/java >/dev/null 2>&1; }
+have_java17() { ls /usr/lib/jvm/java-17-openjdk-*/bin/javac >/dev/null 2>&1; }  # the JDK: c360/spark.py compiles c360/localfs
 have_pg() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; }
 have_jdbc() { [ -f /usr/share/java/postgresql.jar ]; }
 have_chromium() { command -v chromium >/dev/null 2>&1; }
