@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import threading
 import uuid
 from collections import Counter
@@ -20,7 +21,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.awsrequest import AWSResponse
 
-from c360.errors import ExportError
+from c360.errors import ExportError, ServiceError
 from c360.export.dynamodb import DIRECT_IDENTIFIERS
 from c360.export.dynamodb_loader import (
     BATCH_SIZE,
@@ -418,3 +419,50 @@ def test_the_local_endpoint_measures_an_item_once_with_moto_limit(local_lake: La
         assert sorted(item["client_id"] for item in scan(client, name)) == [1, 2, 3, 4, 5]
         with pytest.raises(client.exceptions.ClientError, match="Item size has exceeded"):
             client.put_item(TableName=name, Item={"client_id": {"N": "9"}, "blob": {"S": "z" * 410_000}})
+
+
+def test_the_local_endpoint_runs_in_a_child_process_that_stops_with_the_block() -> None:
+    """The server has a process (and a core) of its own, measures items once there too, and is gone after."""
+    import socket
+    import subprocess
+    import sys
+
+    from c360.services.postgres import free_port
+
+    port = free_port()
+    child = subprocess.run(
+        [sys.executable, "-m", "c360.export.local_dynamodb", "--port", str(port)],
+        input="",  # stdin closed at once: the server starts, reports, and stops
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout.splitlines()[0]) == {"port": port, "measured_once": True}
+
+    with local_endpoint() as url:
+        port = int(url.rsplit(":", 1)[1])
+        client, name = dynamodb_client(url), unique()
+        ensure_table(client, name)
+        client.put_item(TableName=name, Item={"client_id": {"N": "7"}})
+        assert client.get_item(TableName=name, Key={"client_id": {"N": "7"}})["Item"]["client_id"] == {
+            "N": "7"
+        }
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", port))
+
+
+def test_a_local_endpoint_that_cannot_listen_is_a_clear_error() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with (
+            pytest.raises(
+                ServiceError, match=f"cannot start the local DynamoDB endpoint on 127.0.0.1:{port}"
+            ),
+            local_endpoint(port),
+        ):
+            pass

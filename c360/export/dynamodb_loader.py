@@ -703,33 +703,54 @@ def measure_local_items_once() -> bool:
     return True
 
 
+LOCAL_ENDPOINT_START_SECONDS = 60
+
+
 @contextmanager
 def local_endpoint(port: int = 0) -> Iterator[str]:
     """A moto server on 127.0.0.1 (a free port by default) for the block: DynamoDB, SSM and S3 over real HTTP.
+    A port that is taken is a :class:`ServiceError` naming it.
 
-    It keeps its data in memory, so what is loaded lives as long as the block.
+    It runs in a child process (:mod:`c360.export.local_dynamodb`), so that the server and the loader's client
+    work on two cores at once, and keeps its data in memory: what is loaded lives as long as the block.
     """
+    import select
+    import subprocess
+    import sys
+    import tempfile
+
     try:
-        from moto.server import ThreadedMotoServer
+        import moto.server  # noqa: F401
     except ImportError as exc:  # moto is a development dependency
         raise ServiceError(
             "the local DynamoDB endpoint needs moto[server]: pip install -e '.[dev]', or pass --dynamodb-endpoint"
         ) from exc
-    measure_local_items_once()
-    if port == 0:
-        from c360.services.postgres import free_port
-
-        port = free_port()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request log on the console of `c360 run`
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    try:
-        server.start()
-    except OSError as exc:
-        raise ServiceError(f"cannot start the local DynamoDB endpoint on 127.0.0.1:{port}: {exc}") from exc
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "c360.export.local_dynamodb", "--port", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        assert server.stdin is not None and server.stdout is not None
+        try:
+            ready, _, _ = select.select([server.stdout], [], [], LOCAL_ENDPOINT_START_SECONDS)
+            line = server.stdout.readline() if ready else ""
+            if not line:
+                server.kill()
+                server.wait()
+                errors.seek(0)
+                tail = (errors.read().strip().splitlines() or ["no output"])[-1]
+                raise ServiceError(f"cannot start the local DynamoDB endpoint on 127.0.0.1:{port}: {tail}")
+            yield f"http://127.0.0.1:{json.loads(line)['port']}"
+        finally:
+            server.stdin.close()  # the server stops when its stdin closes
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
