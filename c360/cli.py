@@ -301,6 +301,7 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
     """The whole pipeline: start local services, generate, stage, build, export; print where results are."""
     from c360.export.dynamodb_loader import local_endpoint
     from c360.services.source_db import source_database
+    from c360.spark import start_in_background
 
     settings, store = _settings(lake, scale=scale, seed=seed)
     with ExitStack() as services:
@@ -309,7 +310,9 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
         except C360Error as exc:
             _fail(f"the transactions source database is not available: {exc}")
         out.print(f"source database (sourcemf): {db.display}")
+        spark_start = start_in_background(settings)  # the JVM starts while the sources are generated
         generate(lake=settings.lake, scale=settings.scale, seed=settings.seed, day=None)
+        spark_start.join()
         stage(lake=settings.lake)
         build(lake=settings.lake)
         endpoint = services.enter_context(local_endpoint()) if store.is_local else None

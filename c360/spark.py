@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -116,3 +118,17 @@ def local_session(settings: Settings) -> SparkSession:
     spark.sparkContext.setLogLevel("ERROR")
     configure(spark)
     return spark
+
+
+def start_in_background(settings: Settings) -> threading.Thread:
+    """Start the local session on a thread, so that the JVM's start overlaps other work (``c360 run`` starts it
+    while the sources are generated); :func:`local_session` then returns it (``getOrCreate`` waits for a start in
+    progress). A start that fails here is left to fail again, with its error, when the stage asks for the session."""
+
+    def start() -> None:
+        with contextlib.suppress(Exception):  # the stage's own local_session() call reports it
+            local_session(settings)
+
+    thread = threading.Thread(target=start, name="c360-spark-start", daemon=True)
+    thread.start()
+    return thread
