@@ -311,19 +311,24 @@ def run(
     checked = validate(
         spark.read.schema(EXTRACT_SCHEMA).parquet(extract_uri), batch_id, ingested_at, source_file
     )
-    checked = checked.cache()
-    raw_rows, quarantined_rows, distinct_good = checked.agg(
+    # Cached without the rows' JSON text (half of what a cached row weighs): only quarantined rows and the
+    # tie-break between duplicates need it, and both are rare, so they re-read it from the extract.
+    counted = checked.drop("raw_record").cache()
+    raw_rows, quarantined_rows, distinct_good = counted.agg(
         F.count(F.lit(1)), F.count("reason"), F.countDistinct(F.when(F.col("reason").isNull(), F.col(KEY)))
     ).first()
     bad = checked.where(F.col("reason").isNotNull()).select(
         F.lit(source_file).alias("_source_file"), F.col(KEY).alias("_line_number"), "raw_record", "reason"
     )
-    good = checked.where(F.col("reason").isNull())
     within_batch_duplicates = raw_rows - quarantined_rows - distinct_good
     # The source's primary key makes duplicates within a batch impossible there; only sort them out when present.
-    new_rows = latest_per_transaction(good) if within_batch_duplicates else good
-    new_rows = new_rows.drop("raw_record", "reason").cache()
+    if within_batch_duplicates:
+        new_rows = latest_per_transaction(checked.where(F.col("reason").isNull())).drop("raw_record")
+    else:
+        new_rows = counted.where(F.col("reason").isNull())
+    new_rows = new_rows.drop("reason").cache()
     per_month = {r[PARTITION]: int(r["count"]) for r in new_rows.groupBy(PARTITION).count().collect()}
+    counted.unpersist()
 
     existing = spark.read.schema(STAGE_SCHEMA).parquet(target) if fs.exists(target) else None
     replaced_rows, months = 0, set(per_month)
@@ -369,7 +374,6 @@ def run(
         after_rows = (
             spark.read.schema(STAGE_SCHEMA).parquet(target).where(F.col(PARTITION).isin(touched)).count()
         )
-    checked.unpersist()
     new_rows.unpersist()
 
     record = AuditRecord(
