@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(json.dumps({"port": server.server_port, "measured_once": measured}), flush=True)
+    os.dup2(2, 1)  # nothing else on stdout: the parent reads only that line, and an unread pipe would fill up
     try:
         sys.stdin.read()  # until the parent closes our stdin, or exits
     finally:
