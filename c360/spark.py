@@ -57,6 +57,11 @@ def local_fs_jar(java_home: str, cache_dir: Path | None = None) -> Path:
     jdk = str(Path(java_home).resolve()).encode()
     key = hashlib.sha256(source + api.name.encode() + jdk).hexdigest()[:16]
     cache = cache_dir or _cache_dir()
+    if cache_dir is None:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError:  # no writable home (a container, a CI sandbox): the temporary directory instead
+            cache = Path(tempfile.gettempdir()) / f"c360-cache-{os.getuid()}"
     jar = cache / f"c360-localfs-{key}.jar"
     if jar.exists():
         return jar

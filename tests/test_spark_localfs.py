@@ -77,3 +77,15 @@ def test_a_java_without_javac_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "jre" / "bin").mkdir(parents=True)
     with pytest.raises(SparkSetupError, match="javac"):
         local_fs_jar(str(tmp_path / "jre"), cache_dir=tmp_path / "cache")
+
+
+def test_without_a_writable_cache_home_the_jar_goes_to_the_temporary_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "cache"))  # below a file: mkdir fails, even for root
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    jar = local_fs_jar(Settings().java_home)
+    assert jar.parent == tmp_path / "tmp" / f"c360-cache-{os.getuid()}" and jar.exists()
