@@ -4,8 +4,8 @@ Parquet tables at their own grain, staged incrementally.
 Glue/EMR: --lake s3://bucket-prefix   (or --raw_uri/--stage_uri/--logs_uri), optionally --full_refresh true
 Local:    called by ``c360 stage`` in the shared SparkSession, or ``python -m spark_jobs.stage_ga_sessions --lake ./lake``
 
-Input ``raw/ga_sessions/ingest_date=D/ga_sessions_YYYYMMDD.json``: one BigQuery ``ga_sessions`` row per line
-(every key present, ``null`` for zero, money in micros, ``fullVisitorId`` a string). The lines come from the
+Input ``raw/ga_sessions/ingest_date=D/ga_sessions_YYYYMMDD.json.gz`` (or ``.json``, uncompressed): one BigQuery
+``ga_sessions`` row per line (every key present, ``null`` for zero, money in micros, ``fullVisitorId`` a string). The lines come from the
 shared line reader (exact line numbers) and are parsed with ``from_json`` and the explicit :data:`RAW_SCHEMA`
 (the part of the GA export we stage; nothing is inferred).
 
@@ -81,7 +81,7 @@ SOURCE = "ga_sessions"
 HITS = "ga_hits"
 PARTITION = "session_date"
 QUARANTINE_PARTITION = "raw_file"
-SUFFIXES = (".json",)
+SUFFIXES = (".json", ".json.gz")  # BigQuery exports JSON plain or gzip-compressed
 NOT_AVAILABLE = "not available in demo dataset"
 """The public sample's placeholder for redacted values: staged as null."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections import defaultdict
@@ -194,7 +195,9 @@ def test_visitors_are_those_of_the_visitor_map_or_anonymous(tmp_path: Path) -> N
     [(map_uri, _)] = visitor_map.generate(settings, lake)
     mapped = {line.split(",")[0] for line in Path(map_uri).read_text().splitlines()[1:]}
     [(ga_uri, sessions)] = ga.generate_day(settings, lake, END - timedelta(days=1))
-    seen = [json.loads(line)["fullVisitorId"] for line in Path(ga_uri).read_text().splitlines()]
+    seen = [
+        json.loads(line)["fullVisitorId"] for line in gzip.decompress(Path(ga_uri).read_bytes()).splitlines()
+    ]
     assert len(seen) == sessions > 0
     universe = visitor_map.build_visitors(settings.seed, settings.scale, settings.end_date)
     anonymous = set(universe.visitor_id[~universe.known].tolist())
@@ -222,15 +225,17 @@ def test_generate_is_deterministic_and_generate_day_matches_it(tmp_path: Path) -
     names = sorted(outputs[0])
     assert len(names) == ga.HISTORY_DAYS
     first = END - timedelta(days=ga.HISTORY_DAYS - 1)
-    assert names[0] == f"raw/ga_sessions/ingest_date={first}/ga_sessions_{first:%Y%m%d}.json"
-    assert names[-1] == "raw/ga_sessions/ingest_date=2024-12-31/ga_sessions_20241231.json"
+    assert names[0] == f"raw/ga_sessions/ingest_date={first}/ga_sessions_{first:%Y%m%d}.json.gz"
+    assert names[-1] == "raw/ga_sessions/ingest_date=2024-12-31/ga_sessions_20241231.json.gz"
     settings = Settings().with_overrides(lake=str(tmp_path / "d"), scale=0.02, seed=3)
     day = date(2024, 6, 3)
     [(uri, _)] = ga.generate_day(settings, Lake(settings.lake), day)
     assert (
         Path(uri).read_bytes()
-        == outputs[0][f"raw/ga_sessions/ingest_date={day}/ga_sessions_{day:%Y%m%d}.json"]
+        == outputs[0][f"raw/ga_sessions/ingest_date={day}/ga_sessions_{day:%Y%m%d}.json.gz"]
     )
+    data, _ = ga.render_day(ga.build_schedule(3, 0.02, END), day)
+    assert gzip.decompress(Path(uri).read_bytes()) == data and data.count(b"\n") > 0
 
 
 def test_volume_is_linear_in_scale() -> None:
@@ -268,7 +273,7 @@ def test_lambda_handler_writes_the_event_day(tmp_path: Path, monkeypatch: pytest
     }
     result = ga.c360view_get_ga_tables(event, None)
     assert result["source"] == "ga_sessions"
-    assert result["uri"].endswith("ingest_date=2024-12-20/ga_sessions_20241220.json")
-    sessions = [json.loads(line) for line in Path(result["uri"]).read_text().splitlines()]
+    assert result["uri"].endswith("ingest_date=2024-12-20/ga_sessions_20241220.json.gz")
+    sessions = [json.loads(line) for line in gzip.decompress(Path(result["uri"]).read_bytes()).splitlines()]
     assert len(sessions) == result["records"] > 0
     assert {s["date"] for s in sessions} == {"20241220"}

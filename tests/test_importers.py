@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -30,11 +31,15 @@ def test_ga_sample_and_visitor_map(tmp_path: Path) -> None:
     expected_sessions = sum(len(p.read_bytes().splitlines()) for p in folder.glob("*.json"))
     sessions = _audit(lake, "import_ga_sessions")
     assert sessions["raw_rows"] == sessions["stage_rows"] == expected_sessions == 90
-    landed = sorted((lake / "raw" / "ga_sessions").rglob("*.json"))
-    assert sum(len(p.read_bytes().splitlines()) for p in landed) == expected_sessions
+    landed = sorted((lake / "raw" / "ga_sessions").rglob("*"))
+    landed = [p for p in landed if p.is_file()]
+    assert all(p.name.endswith(".json.gz") for p in landed), landed
+    assert sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in landed) == expected_sessions
     for path in landed:
         day = path.parent.name.removeprefix("ingest_date=").replace("-", "")
-        assert all(json.loads(line)["date"] == day for line in path.read_bytes().splitlines())
+        assert all(
+            json.loads(line)["date"] == day for line in gzip.decompress(path.read_bytes()).splitlines()
+        )
     mapping = _audit(lake, "import_visitor_map")
     expected_rows = len(visitors.read_text().splitlines())
     assert mapping["raw_rows"] == mapping["stage_rows"] == expected_rows
@@ -57,6 +62,24 @@ def test_ga_import_quarantines_lines_that_are_not_sessions(tmp_path: Path) -> No
     rejected = pq.read_table(tmp_path / "lake" / "stage" / "_quarantine" / "import_ga_sessions").to_pylist()
     assert [r["_line_number"] for r in rejected] == [2, 3, 4]
     assert "not JSON" in rejected[2]["reason"] and "YYYYMMDD" in rejected[0]["reason"]
+
+
+def test_ga_import_reads_gzip_exports_and_refuses_a_damaged_one(tmp_path: Path) -> None:
+    folder = tmp_path / "ga"
+    folder.mkdir()
+    original = (REFERENCE / "ga_sessions" / "ga_sessions_20170724.json").read_bytes()
+    (folder / "ga_sessions_20170724.json.gz").write_bytes(gzip.compress(original))
+    result = CliRunner().invoke(app, ["import", "ga", str(folder), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0, result.output
+    audit = _audit(tmp_path / "lake", "import_ga_sessions")
+    assert audit["raw_rows"] == audit["stage_rows"] == len(original.splitlines()) > 0
+    (landed,) = (tmp_path / "lake" / "raw" / "ga_sessions").rglob("*.json.gz")
+    assert gzip.decompress(landed.read_bytes()).splitlines() == original.splitlines()
+
+    (folder / "ga_sessions_20170724.json.gz").write_bytes(gzip.compress(original)[:-200])
+    result = CliRunner().invoke(app, ["import", "ga", str(folder), "--lake", str(tmp_path / "other")])
+    assert result.exit_code != 0
+    assert "not a readable gzip file" in result.output and "ga_sessions_20170724.json.gz" in result.output
 
 
 def test_saas_sales_lands_every_line(tmp_path: Path) -> None:

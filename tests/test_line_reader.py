@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 from spark_jobs.common.quality import split_lines
 
 
@@ -43,3 +45,29 @@ def test_fixed_length_ebcdic_records_without_separators() -> None:
         (2, "DEF002", None),
         (3, "GH", "truncated record: 2 bytes, expected 6"),
     ]
+
+
+def test_gzip_files_every_member_and_their_damage() -> None:
+    from spark_jobs.common.quality import split_gzip_lines
+
+    lines = [f'{{"n": {i}, "pad": "{"x" * (i % 50)}"}}'.encode() for i in range(2_000)]
+    data = b"".join(line + b"\n" for line in lines)
+    whole = gzip.compress(data)
+    assert [r[2].encode() for r in split_gzip_lines("d.json.gz", whole)] == lines
+    assert all(r[3] is None for r in split_gzip_lines("d.json.gz", whole))
+    members = gzip.compress(data[:1000]) + gzip.compress(
+        data[1000:]
+    )  # `cat a.gz b.gz`: one file, two members
+    assert [r[2].encode() for r in split_gzip_lines("d.json.gz", members)] == lines
+
+    cut = split_gzip_lines("d.json.gz", whole[: len(whole) // 2])  # an upload cut off halfway
+    assert 0 < len(cut) < len(lines)
+    assert [r[2].encode() for r in cut[:-1]] == lines[: len(cut) - 1], "the lines before the cut are kept"
+    assert all(r[3] is None for r in cut[:-1])
+    assert cut[-1][1] == len(cut) and "ends early" in cut[-1][3], "the line at the cut carries the reason"
+
+    no_trailer = split_gzip_lines("d.json.gz", whole[:-8])  # every line there, the CRC and length missing
+    assert [r[2].encode() for r in no_trailer] == lines and "ends early" in no_trailer[-1][3]
+
+    (garbage,) = split_gzip_lines("d.json.gz", b"plain text, not gzip\n")
+    assert garbage[:3] == ("d.json.gz", 1, "") and "not a readable gzip stream" in garbage[3]

@@ -4,6 +4,7 @@ real public GA sample."""
 from __future__ import annotations
 
 import copy
+import gzip
 import hashlib
 import json
 import shutil
@@ -381,7 +382,43 @@ def test_sessions_hits_quarantine_and_both_reconciliations(spark, tmp_path: Path
         )
 
 
+def test_gzip_days_are_staged_and_a_truncated_one_quarantines_its_cut_line(spark, tmp_path: Path) -> None:
+    first = [session("1111", 1735550000), session("2222", 1735560500)]
+    second = [session("3333", 1735650000, day="20241231"), session("4444", 1735660000, day="20241231")]
+    for day, records, cut in ((date(2024, 12, 30), first, 0), (date(2024, 12, 31), second, 8)):
+        path = day_file(tmp_path, day).with_suffix(".json.gz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in records))
+        path.write_bytes(data[: len(data) - cut])  # the second day's upload lost its CRC and length trailer
+
+    record = run_job(spark, tmp_path)
+
+    assert (record.raw_rows, record.stage_rows, record.quarantined_rows, record.deduplicated_rows) == (
+        4,
+        3,
+        1,
+        0,
+    )
+    assert {r["session_id"] for r in rows(tmp_path, "ga_sessions", ("session_id",))} == {
+        "1111-1735550000",
+        "2222-1735560500",
+        "3333-1735650000",
+    }
+    (bad,) = (
+        ds.dataset(tmp_path / "stage" / "_quarantine" / "ga_sessions", partitioning="hive")
+        .to_table()
+        .to_pylist()
+    )
+    assert bad["_source_file"].endswith("ingest_date=2024-12-31/ga_sessions_20241231.json.gz")
+    assert (bad["_line_number"], json.loads(bad["raw_record"])) == (2, second[1])
+    assert "gzip stream ends early" in bad["reason"]
+
+
 # --- incremental runs ------------------------------------------------------------------------------------------
+def raw_lines(path: Path) -> list[bytes]:
+    return gzip.decompress(path.read_bytes()).splitlines()
+
+
 def _generated_days(settings: Settings, lake: Lake, count: int) -> list[tuple[date, Path]]:
     """The last ``count`` days of generated GA history that have sessions."""
     schedule = generator.build_schedule(settings.seed, settings.scale, settings.end_date)
@@ -406,37 +443,35 @@ def test_incremental_runs_touch_only_the_new_or_changed_days(
     held = f3.read_bytes()
     f3.unlink()
     first = run_job(spark, root)  # no bookmark yet: a full build
-    assert (
-        first.raw_rows
-        == first.stage_rows
-        == len(f1.read_bytes().splitlines()) + len(f2.read_bytes().splitlines())
-    )
+    assert first.raw_rows == first.stage_rows == len(raw_lines(f1)) + len(raw_lines(f2))
     sessions_dir, hits_dir = root / "stage" / "ga_sessions", root / "stage" / "ga_hits"
     before = {table: file_stamps(table) for table in (sessions_dir, hits_dir)}
 
     f3.write_bytes(held)  # a new day arrives
     added = run_job(spark, root)
-    assert added.files == [str(f3)] and added.raw_rows == added.stage_rows == len(held.splitlines())
+    assert added.files == [str(f3)] and added.raw_rows == added.stage_rows == len(
+        gzip.decompress(held).splitlines()
+    )
     for table in (sessions_dir, hits_dir):
         now = file_stamps(table)
         assert {k: v for k, v in now.items() if not k.startswith(f"session_date={d3}")} == before[table]
         assert any(k.startswith(f"session_date={d3}/") for k in now)
     bookmark = FileBookmark.load(fs, str(root / "logs" / "bookmarks" / "ga_sessions.json"), "ga_sessions")
     assert bookmark is not None and sorted(bookmark.files) == [
-        f"ingest_date={d}/ga_sessions_{d:%Y%m%d}.json" for d in (d1, d2, d3)
+        f"ingest_date={d}/ga_sessions_{d:%Y%m%d}.json.gz" for d in (d1, d2, d3)
     ]
-    assert bookmark.files[f"ingest_date={d3}/ga_sessions_{d3:%Y%m%d}.json"].partitions == (d3.isoformat(),)
+    assert bookmark.files[f"ingest_date={d3}/ga_sessions_{d3:%Y%m%d}.json.gz"].partitions == (d3.isoformat(),)
 
     incremental = content_hash(root)
     nothing = run_job(spark, root)  # rerun: nothing new, nothing written
     assert (nothing.raw_rows, nothing.stage_rows) == (0, 0) and content_hash(root) == incremental
     full = run_job(spark, root, full_refresh=True)
-    assert full.raw_rows == sum(len(f.read_bytes().splitlines()) for f in (f1, f2, f3))
+    assert full.raw_rows == sum(len(raw_lines(f)) for f in (f1, f2, f3))
     assert content_hash(root) == incremental  # incremental runs give what a full rebuild gives
 
     before = {table: file_stamps(table) for table in (sessions_dir, hits_dir)}
     bookmark_text = (root / "logs" / "bookmarks" / "ga_sessions.json").read_text()
-    f1.write_bytes(b"".join(line + b"\n" for line in f1.read_bytes().splitlines()[1:]))  # a day re-delivered
+    f1.write_bytes(gzip.compress(b"".join(line + b"\n" for line in raw_lines(f1)[1:])))  # a day re-delivered
     f2.unlink()  # and a day withdrawn
 
     swaps: list[str] = []
@@ -462,7 +497,7 @@ def test_incremental_runs_touch_only_the_new_or_changed_days(
     assert (root / "logs" / "bookmarks" / "ga_sessions.json").read_text() == bookmark_text
 
     changed = run_job(spark, root)  # the rerun finishes the batch
-    assert changed.files == [str(f1)] and changed.stage_rows == len(f1.read_bytes().splitlines())
+    assert changed.files == [str(f1)] and changed.stage_rows == len(raw_lines(f1))
     for table in (sessions_dir, hits_dir):
         now = file_stamps(table)
         assert sorted({k.split("/")[0] for k in now if k.startswith("session_date=")}) == [

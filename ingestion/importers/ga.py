@@ -1,11 +1,14 @@
 """``c360 import ga DIR [--visitor-map FILE]``: a BigQuery Google Analytics export (``ga_sessions_YYYYMMDD`` as
-NDJSON) into ``raw/ga_sessions/``, one file per session date, lines kept byte for byte; and a visitor map
+NDJSON, ``.json`` or gzip-compressed ``.json.gz``) into ``raw/ga_sessions/``, one gzip file per session date,
+lines kept byte for byte; and a visitor map
 (``fullVisitorId,client_id``, with or without a header) into ``raw/visitor_map/``."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import zlib
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,10 +28,21 @@ class GaImportError(C360Error):
 
 
 def _ga_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.rglob("*.json") if p.is_file())
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith((".json", ".json.gz")))
     if not files:
-        raise GaImportError(f"no .json files under {folder}: expected BigQuery ga_sessions_YYYYMMDD exports")
+        raise GaImportError(
+            f"no .json or .json.gz files under {folder}: expected BigQuery ga_sessions_YYYYMMDD exports"
+        )
     return files
+
+
+def _read(path: Path) -> bytes:
+    if not path.name.endswith(".gz"):
+        return path.read_bytes()
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise GaImportError(f"{path} is not a readable gzip file: {exc}") from exc
 
 
 def import_sessions(lake: Lake, folder: Path) -> tuple[TableImport, list[tuple[str, int]]]:
@@ -37,7 +51,7 @@ def import_sessions(lake: Lake, folder: Path) -> tuple[TableImport, list[tuple[s
     by_day: dict[str, list[bytes]] = defaultdict(list)
     for path in _ga_files(folder):
         table.files.append(str(path))
-        for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        for number, raw in enumerate(_read(path).splitlines(), start=1):
             table.input_rows += 1
             text = raw.decode("utf-8", errors="replace")
             try:
@@ -54,8 +68,7 @@ def import_sessions(lake: Lake, folder: Path) -> tuple[TableImport, list[tuple[s
     written = []
     for day in sorted(by_day):
         when = datetime.strptime(day, "%Y%m%d").date()
-        uri = ga_sessions.raw_uri(lake, when)
-        lake.write_bytes(uri, b"".join(line + b"\n" for line in by_day[day]))
+        uri = ga_sessions.write_raw(lake, when, b"".join(line + b"\n" for line in by_day[day]))
         written.append((uri, len(by_day[day])))
     return table, written
 
@@ -88,7 +101,7 @@ def run(
     sessions, written = import_sessions(lake, folder)
     audits = [record(lake, sessions)]
     if visitor_map_file is not None:
-        days = [datetime.strptime(Path(uri).stem[-8:], "%Y%m%d").date() for uri, _ in written]
+        days = [date.fromisoformat(Path(uri).parent.name.removeprefix("ingest_date=")) for uri, _ in written]
         as_of = max(days) + timedelta(days=1) if days else fallback_day
         mapping, _ = import_visitor_map(lake, visitor_map_file, as_of)
         audits.append(record(lake, mapping))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -98,6 +99,44 @@ def split_lines(
     return rows
 
 
+def gunzip(data: bytes) -> tuple[bytes, str | None]:
+    """The bytes of a gzip file (every member of a concatenated one) and, when the file is damaged, why.
+
+    A stream that ends early (an upload cut off) gives what was decompressed up to the cut; a stream that is not
+    gzip, or is corrupt, gives what came before the damage. The caller quarantines the last line with the reason:
+    the cut may have fallen inside it.
+    """
+    out: list[bytes] = []
+    rest = data
+    try:
+        while rest:
+            stream = zlib.decompressobj(wbits=31)
+            out.append(stream.decompress(rest))
+            if not stream.eof:
+                return b"".join(out), "gzip stream ends early (truncated file): its last line may be cut"
+            rest = stream.unused_data
+    except zlib.error as exc:
+        return b"".join(out), f"not a readable gzip stream ({exc}): the file's last line may be cut"
+    return b"".join(out), None
+
+
+def split_gzip_lines(
+    uri: str, data: bytes, encoding: str = "utf-8"
+) -> list[tuple[str, int, str | None, str | None]]:
+    """:func:`split_lines` of a gzip file's content. A damaged file keeps the lines before the damage; its last
+    line (or, when none could be read, one empty line) carries the reason, so the damage is quarantined and
+    counted instead of lost."""
+    text, damage = gunzip(data)
+    rows = split_lines(uri, text, encoding)
+    if damage is not None:
+        if rows:
+            last_uri, number, line, error = rows[-1]
+            rows[-1] = (last_uri, number, line, "; ".join(e for e in (error, damage) if e))
+        else:
+            rows.append((uri, 1, "", damage))
+    return rows
+
+
 def split_fixed(
     uri: str, data: bytes, encoding: str, record_length: int
 ) -> list[tuple[str, int, str | None, str | None]]:
@@ -121,7 +160,8 @@ def read_lines(
 
     Files are read whole (``binaryFiles``), so line numbers are exact and any encoding (UTF-8, EBCDIC cp037) works;
     source extracts are batch files of modest size. With ``record_length`` the files hold fixed-length records
-    without line separators, and "line" numbers are record numbers.
+    without line separators, and "line" numbers are record numbers. A file whose name ends in ``.gz`` is gzip
+    (one or more members) and is decompressed here, in the worker that read it.
     """
     if not files:
         return spark.createDataFrame([], RAW_LINE_SCHEMA)
@@ -134,6 +174,8 @@ def read_lines(
         uri = by_uri.get(path, _plain(path))
         if record_length:
             return split_fixed(uri, bytes(data), encoding, record_length)
+        if uri.endswith(".gz"):
+            return split_gzip_lines(uri, bytes(data), encoding)
         return split_lines(uri, bytes(data), encoding)
 
     return spark.createDataFrame(sc.binaryFiles(paths).flatMap(explode), RAW_LINE_SCHEMA)
