@@ -47,7 +47,19 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     cluster = PostgresCluster(str(tmp_path_factory.mktemp("pg") / "lake"))
     info = cluster.start()
     yield info
-    cluster.stop()
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _destroy_every_local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the run, delete the local PostgreSQL cluster of every lake a test made (``c360 run`` and friends
+    create one per lake). As root the data lives outside pytest's closed temp folders, in a private folder that
+    deleting the lake would not remove: without this, every test run left some GB behind in the temp dir."""
+    yield
+    from c360.services.postgres import PostgresCluster
+
+    for state in tmp_path_factory.getbasetemp().glob("**/_services/postgres/cluster.json"):
+        PostgresCluster(str(state.parents[2])).destroy()
 
 
 @pytest.fixture(scope="session")

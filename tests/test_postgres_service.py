@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from c360.errors import ServiceError
-from c360.services.postgres import PostgresCluster
+from c360.services.postgres import PRIVATE_PREFIX, PostgresCluster
 
 pytestmark = pytest.mark.postgres
 
@@ -37,3 +39,27 @@ def test_throwaway_cluster_runs_unprivileged_on_a_local_port(tmp_path: Path) -> 
 def test_cluster_needs_a_local_lake() -> None:
     with pytest.raises(ServiceError, match="needs a local lake"):
         PostgresCluster("s3://bucket/lake")
+
+
+def test_destroy_deletes_the_data_wherever_it_lives(tmp_path: Path) -> None:
+    # pytest's temp folders are closed to other users: as root, this cluster's data lives in a private temp folder
+    closed = PostgresCluster(str(tmp_path / "lake"))
+    open_parent = Path(tempfile.mkdtemp(prefix="c360-test-open-"))
+    os.chmod(open_parent, 0o755)
+    try:
+        in_lake = PostgresCluster(str(open_parent / "lake"))
+        infos = [(closed, closed.start()), (in_lake, in_lake.start())]
+        assert Path(infos[1][1].data_dir).parent == in_lake.home, "an open lake keeps the data inside it"
+        if os.geteuid() == 0:
+            assert Path(infos[0][1].data_dir).parent.name.startswith(PRIVATE_PREFIX)
+        for cluster, info in infos:
+            cluster.destroy()
+            assert not Path(info.data_dir).exists() and cluster.load() is None
+            assert not cluster.state_file.exists()
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(info.dsn, connect_timeout=2)
+            if os.geteuid() == 0 and cluster is closed:
+                assert not Path(info.data_dir).parent.exists(), "the private temp folder goes too"
+            cluster.destroy()  # again: nothing left to do
+    finally:
+        shutil.rmtree(open_parent, ignore_errors=True)

@@ -24,6 +24,8 @@ from c360.errors import ServiceError
 
 DATABASE = "sourcemf"
 SUPERUSER = "c360"
+PRIVATE_PREFIX = "c360-pg-"
+"""The name of a private temp folder that holds a cluster's data outside its lake."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ class PostgresCluster:
         if not self._user_can_use(base):
             # A parent folder of the lake is closed to the service user (e.g. a 0700 temp dir): keep the data
             # directory in a private temp folder instead, and remember where it is in the lake.
-            base = Path(tempfile.mkdtemp(prefix="c360-pg-"))
+            base = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX))
             self._chown(base)
         data_dir = base / "data"
         password = secrets.token_urlsafe(24)
@@ -254,3 +256,18 @@ class PostgresCluster:
         info = self._load()
         if info and self.is_running(info):
             self._run(str(find_bindir() / "pg_ctl"), "-D", info.data_dir, "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        """Stop the cluster and delete its data: the data directory in the lake, or the private temp folder
+        that holds it when the lake's parent folders are closed to the service user (deleting the lake alone
+        would leave that folder behind)."""
+        if not self.state_file.exists():
+            return
+        self.stop()
+        data_dir = Path(json.loads(self.state_file.read_text())["data_dir"])
+        private = data_dir.parent
+        if private != self.home and private.name.startswith(PRIVATE_PREFIX):
+            shutil.rmtree(private, ignore_errors=True)
+        elif data_dir.parent == self.home:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
