@@ -311,12 +311,17 @@ def run(
     checked = validate(
         spark.read.schema(EXTRACT_SCHEMA).parquet(extract_uri), batch_id, ingested_at, source_file
     )
-    # Cached without the rows' JSON text (half of what a cached row weighs): only quarantined rows and the
-    # tie-break between duplicates need it, and both are rare, so they re-read it from the extract.
+    # Cached once, without the rows' JSON text (half of what a cached row weighs): only quarantined rows and the
+    # tie-break between duplicates need it, and both are rare, so they re-read it from the extract. One pass
+    # counts the rows per month (the months the batch touches, and what it adds to each); a second one counts
+    # the distinct valid keys.
     counted = checked.drop("raw_record").cache()
-    raw_rows, quarantined_rows, distinct_good = counted.agg(
-        F.count(F.lit(1)), F.count("reason"), F.countDistinct(F.when(F.col("reason").isNull(), F.col(KEY)))
-    ).first()
+    by_month = counted.groupBy(PARTITION).agg(F.count(F.lit(1)).alias("rows"), F.count("reason").alias("bad"))
+    by_month = by_month.collect()
+    raw_rows = sum(int(r["rows"]) for r in by_month)
+    quarantined_rows = sum(int(r["bad"]) for r in by_month)
+    valid = counted.where(F.col("reason").isNull())
+    distinct_good = valid.select(KEY).distinct().count()
     bad = checked.where(F.col("reason").isNotNull()).select(
         F.lit(source_file).alias("_source_file"), F.col(KEY).alias("_line_number"), "raw_record", "reason"
     )
@@ -324,11 +329,14 @@ def run(
     # The source's primary key makes duplicates within a batch impossible there; only sort them out when present.
     if within_batch_duplicates:
         new_rows = latest_per_transaction(checked.where(F.col("reason").isNull())).drop("raw_record")
+        new_rows = new_rows.drop("reason").cache()
+        per_month = {r[PARTITION]: int(r["count"]) for r in new_rows.groupBy(PARTITION).count().collect()}
+        counted.unpersist()
+        cached = new_rows
     else:
-        new_rows = counted.where(F.col("reason").isNull())
-    new_rows = new_rows.drop("reason").cache()
-    per_month = {r[PARTITION]: int(r["count"]) for r in new_rows.groupBy(PARTITION).count().collect()}
-    counted.unpersist()
+        new_rows = valid.drop("reason")
+        per_month = {r[PARTITION]: int(r["rows"]) - int(r["bad"]) for r in by_month if r["rows"] > r["bad"]}
+        cached = counted
 
     existing = spark.read.schema(STAGE_SCHEMA).parquet(target) if fs.exists(target) else None
     replaced_rows, months = 0, set(per_month)
@@ -374,7 +382,7 @@ def run(
         after_rows = (
             spark.read.schema(STAGE_SCHEMA).parquet(target).where(F.col(PARTITION).isin(touched)).count()
         )
-    new_rows.unpersist()
+    cached.unpersist()
 
     record = AuditRecord(
         source=SOURCE,
