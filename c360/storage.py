@@ -8,11 +8,11 @@ branches on local versus S3 itself.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import os
 import posixpath
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -123,14 +123,18 @@ class Lake:
         self.write_bytes(uri, (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode())
 
     def write_lines_gz(self, uri: str, lines: Iterator[str]) -> int:
-        """Write text lines into a gzip file (deterministic: no timestamp in the header); return the count."""
+        """Write text lines into a gzip file (deterministic: no timestamp in the header); return the count. The
+        lines are compressed as they come: only the compressed bytes are held until the file is written."""
         count = 0
-        body = []
+        stream = zlib.compressobj(
+            9, zlib.DEFLATED, 31
+        )  # gzip.compress(..., mtime=0)'s format, level and bytes
+        parts = []
         for line in lines:
-            body.append(line)
+            parts.append(stream.compress(f"{line}\n".encode()))
             count += 1
-        payload = ("\n".join(body) + ("\n" if body else "")).encode()
-        self.write_bytes(uri, gzip.compress(payload, mtime=0))
+        parts.append(stream.flush())
+        self.write_bytes(uri, b"".join(parts))
         return count
 
     def read_parquet(self, uri: str) -> pa.Table:

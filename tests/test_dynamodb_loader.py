@@ -22,6 +22,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.awsrequest import AWSResponse
 
 from c360.errors import ExportError, ServiceError
+from c360.export import dynamodb_loader as loader
 from c360.export.dynamodb import DIRECT_IDENTIFIERS
 from c360.export.dynamodb_loader import (
     BATCH_SIZE,
@@ -159,6 +160,57 @@ def test_load_writes_every_profile_without_placeholders_or_identifiers(local_lak
 
     again = load_profiles(local_lake, name, client=ddb)  # upserts: a rerun changes nothing
     assert again.items == 60 and len(scan(ddb, name)) == 60
+
+
+def test_a_load_holds_one_chunk_of_items_at_a_time(
+    local_lake: Lake, ddb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_mart(local_lake, mart_rows(70))
+    name = unique()
+    produced: list[int] = []  # items written when each chunk of the write pass was produced
+    written = 0
+
+    def count(items: int) -> None:
+        nonlocal written
+        written += items
+
+    real = loader.profile_chunks
+
+    def watched(lake: Lake, size: int = 20) -> Any:
+        chunks = real(lake, size)
+        passes = 0
+
+        def again() -> Any:
+            nonlocal passes
+            passes += 1
+            for chunk in chunks():
+                if passes == 2:
+                    produced.append(written)
+                yield chunk
+
+        return again
+
+    monkeypatch.setattr(loader, "profile_chunks", watched)
+    result = load_profiles(local_lake, name, client=ddb, workers=3, progress=count)
+    assert (result.items, result.batches) == (70, 4)  # chunks of 20, 20, 20, 10: one batch of 25 or less each
+    assert produced == [0, 20, 40, 60], "each chunk is produced after the one before it is written"
+    assert sorted(int(item["client_id"]) for item in scan(ddb, name)) == list(range(1, 71))
+
+
+def test_a_duplicate_key_in_a_later_chunk_writes_nothing(
+    local_lake: Lake, ddb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader.profile_chunks, "__defaults__", (5,))
+    rows = mart_rows(50)
+    write_mart(local_lake, [*rows, {**rows[4], "age": 99}])  # sorted by client_id: chunks 1-5, then 5-9
+    name = unique()
+    with pytest.raises(ExportError, match=r"1 client_id values occur more than once \(e.g. \['5'\]\)"):
+        load_profiles(local_lake, name, client=ddb)
+    assert name not in ddb.list_tables()["TableNames"], "checked before the table is made"
+    chunks = lambda: iter([[{"client_id": {"N": str(i)}} for i in range(1, 4)], [{"client_id": {"N": "2"}}]])  # noqa: E731
+    with pytest.raises(ExportError, match=r"occur more than once \(e.g. \['2'\]\)"):
+        loader.write_chunks(ddb, unique(), chunks)
+    assert loader.check_chunks(lambda: iter([[{"client_id": {"N": "1"}}], [{"client_id": {"N": "2"}}]])) == 2
 
 
 def test_the_index_answers_customers_of_a_district(local_lake: Lake, ddb: Any) -> None:
