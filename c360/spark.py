@@ -107,6 +107,9 @@ def local_session(settings: Settings) -> SparkSession:
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.default.parallelism", "4")
         .config("spark.sql.adaptive.enabled", "true")
+        # Cached blocks that spill to disk are compressed (lz4): GA's parsed sessions are cached once per batch,
+        # and beyond memory they would otherwise take their full size on the local disk (GBs from scale 10 up).
+        .config("spark.rdd.compress", "true")
         .config("spark.sql.warehouse.dir", str(Path(settings.lake) / "logs" / "spark-warehouse"))
         .config(
             "spark.driver.extraJavaOptions",
