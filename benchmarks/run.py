@@ -759,6 +759,17 @@ def write_report(out: Path, scale: float, section: str) -> None:
     out.write_text(text)
 
 
+def _remove_lake(lake: str) -> None:
+    """Delete a run's folder: its lake and the `c360 run` lake beside it, their local PostgreSQL clusters first
+    (a cluster's data may live outside its lake)."""
+    from c360.services.postgres import PostgresCluster
+
+    run = Path(lake).parent
+    for state in run.glob("*/_services/postgres/cluster.json"):
+        PostgresCluster(str(state.parents[2])).destroy()
+    shutil.rmtree(run, ignore_errors=True)
+
+
 def _load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -837,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
         meta["completed"] = r + 1
         write_report(out, args.scale, render_section(args.scale, meta, results))
         if not args.keep:
-            shutil.rmtree(Path(lake).parent, ignore_errors=True)
+            _remove_lake(lake)
     print(f"report: {out} (raw: {raw_json})", flush=True)
     return 1 if failures else 0
 

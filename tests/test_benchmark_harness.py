@@ -8,9 +8,12 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from c360.services.postgres import PRIVATE_PREFIX
 
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = (
@@ -33,6 +36,10 @@ NUMBER = re.compile(r"\|\s*[\d,]+(\.\d+)?(x)?\s*\|")
 def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    private = Path(tempfile.gettempdir()).glob(
+        f"{PRIVATE_PREFIX}*"
+    )  # clusters' data kept outside their lakes
+    clusters_before = set(private)
     subprocess.run(
         [
             *(sys.executable, "-m", "benchmarks.run", "--scale", "0.01", "--repeat", "1"),
@@ -42,6 +49,9 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
         env=env,
         check=True,
     )
+    left = set(Path(tempfile.gettempdir()).glob(f"{PRIVATE_PREFIX}*")) - clusters_before
+    assert not left, f"the runs' PostgreSQL clusters outlived their lakes: {sorted(left)}"
+    assert not list((tmp_path / "work").glob("**/cluster.json"))
     report = out.read_text()
     assert "## Scale 0.01" in report
     body = report.split("## Scale 0.01", 1)[1]
