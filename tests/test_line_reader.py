@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gzip
 
-from spark_jobs.common.quality import split_lines
+from spark_jobs.common.hadoopfs import RemoteFile
+from spark_jobs.common.quality import SPLIT_BYTES, line_partitions, split_lines
 
 
 def test_crlf_bom_and_missing_final_newline() -> None:
@@ -71,3 +72,12 @@ def test_gzip_files_every_member_and_their_damage() -> None:
 
     (garbage,) = split_gzip_lines("d.json.gz", b"plain text, not gzip\n")
     assert garbage[:3] == ("d.json.gz", 1, "") and "not a readable gzip stream" in garbage[3]
+
+
+def test_only_a_file_larger_than_split_bytes_spreads_the_lines() -> None:
+    small = [RemoteFile(f"f{n}.json.gz", SPLIT_BYTES) for n in range(700)]  # GA's day files: packed by Spark
+    assert line_partitions(small, 2) == 0
+    assert line_partitions([], 2) == 0
+    assert line_partitions([RemoteFile("big.csv", SPLIT_BYTES + 1)], 2) == 2  # at least one per core
+    assert line_partitions([RemoteFile("big.csv", 7 * SPLIT_BYTES + 1)], 2) == 8
+    assert line_partitions([RemoteFile("big.csv", 3 * SPLIT_BYTES), *small[:3]], 4) == 6

@@ -20,6 +20,8 @@ from c360.storage import Lake
 from ingestion import retail_orders as generator
 from ingestion.common import start_of_day
 from spark_jobs import stage_retail_orders as job
+from spark_jobs.common import quality
+from spark_jobs.common.hadoopfs import HadoopFS
 
 pytestmark = pytest.mark.spark
 
@@ -170,6 +172,39 @@ def test_parsing_quarantine_flags_dedup_and_partitions(spark, tmp_path: Path) ->
         assert row["raw_record"] == text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), name
     for number in (1, 2):
         assert by_line[(renamed.name, number)]["reason"].startswith("unexpected header: expected 'Row ID,")
+
+
+def test_a_large_extract_is_spread_over_partitions_with_the_same_result(
+    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file above ``SPLIT_BYTES`` is read by one task, then its lines are repartitioned: line numbers, the
+    quarantine and the latest-line-wins deduplication come out exactly as when the file stays one partition."""
+    lines = [line(n, f"LIC{n:07d}", sales=f"{n}.5") for n in range(1, 301)]
+    lines += [line(5, "LIC0000005", quantity="9"), BAD_LINES["wrong_type"][0], BAD_LINES["no_license"][0]]
+    write(tmp_path / "whole", "20241230T000000Z", lines)
+    shutil.copytree(tmp_path / "whole" / "raw", tmp_path / "split" / "raw")
+
+    whole = run_job(spark, tmp_path / "whole")
+    monkeypatch.setattr(quality, "SPLIT_BYTES", 4096)
+    files = HadoopFS(spark).list_files(str(tmp_path / "split" / "raw" / "retail_orders"), suffixes=(".csv",))
+    expected_partitions = max(spark.sparkContext.defaultParallelism, -(-files[0].size // 4096))
+    assert expected_partitions > 2
+    assert quality.read_lines(spark, files).rdd.getNumPartitions() == expected_partitions
+    split = run_job(spark, tmp_path / "split")
+
+    counts = (whole.raw_rows, whole.stage_rows, whole.quarantined_rows, whole.deduplicated_rows)
+    assert counts == (len(lines), 300, 2, 1)  # the header is not a record
+    assert (split.raw_rows, split.stage_rows, split.quarantined_rows, split.deduplicated_rows) == counts
+
+    def outputs(root: Path) -> tuple[list[dict], list[tuple]]:
+        rows = [{**r, "_source_file": Path(r["_source_file"]).name} for r in stage_rows(root)]
+        quarantined = pq.read_table(root / "stage" / "_quarantine" / "retail_orders").to_pylist()
+        return rows, sorted((r["_line_number"], r["raw_record"], r["reason"]) for r in quarantined)
+
+    assert outputs(tmp_path / "split") == outputs(tmp_path / "whole")
+    rows, quarantined = outputs(tmp_path / "split")
+    assert next(r for r in rows if r["license"] == "LIC0000005")["quantity"] == 9  # the later line won
+    assert [number for number, _, _ in quarantined] == [len(lines), len(lines) + 1]  # the header is line 1
 
 
 def _content_hash(root: Path) -> str:

@@ -30,6 +30,11 @@ RAW_LINE_SCHEMA = T.StructType(
 
 QUARANTINE_COLUMNS = ["source", "_batch_id", "_source_file", "_line_number", "raw_record", "reason"]
 
+# A file is read whole by one task, so its lines start in one partition. Past this many bytes read, the lines are
+# spread over more partitions (about one per SPLIT_BYTES, at least one per core) before they are parsed, checked
+# and deduplicated: one 200 MB extract of a million lines would otherwise run every later step on one core.
+SPLIT_BYTES = 32 * 1024 * 1024
+
 
 class ReconciliationError(RuntimeError):
     """raw rows != stage rows + quarantined rows + deduplicated rows."""
@@ -161,7 +166,9 @@ def read_lines(
     Files are read whole (``binaryFiles``), so line numbers are exact and any encoding (UTF-8, EBCDIC cp037) works;
     source extracts are batch files of modest size. With ``record_length`` the files hold fixed-length records
     without line separators, and "line" numbers are record numbers. A file whose name ends in ``.gz`` is gzip
-    (one or more members) and is decompressed here, in the worker that read it.
+    (one or more members) and is decompressed here, in the worker that read it. When a file is larger than
+    ``SPLIT_BYTES``, the lines are repartitioned (see :func:`line_partitions`) so the steps after reading use
+    every core.
     """
     if not files:
         return spark.createDataFrame([], RAW_LINE_SCHEMA)
@@ -178,7 +185,21 @@ def read_lines(
             return split_gzip_lines(uri, bytes(data), encoding)
         return split_lines(uri, bytes(data), encoding)
 
-    return spark.createDataFrame(sc.binaryFiles(paths).flatMap(explode), RAW_LINE_SCHEMA)
+    lines = spark.createDataFrame(sc.binaryFiles(paths).flatMap(explode), RAW_LINE_SCHEMA)
+    partitions = line_partitions(files, sc.defaultParallelism)
+    return lines.repartition(partitions) if partitions else lines
+
+
+def line_partitions(files: list[RemoteFile], parallelism: int) -> int:
+    """How many partitions the lines of ``files`` should be spread over, or 0 to keep one per file group.
+
+    0 while no file is larger than ``SPLIT_BYTES`` (Spark already packs small files into a few partitions, and a
+    shuffle would cost more than it spreads). Otherwise one partition per ``SPLIT_BYTES`` read, and at least one
+    per core."""
+    if not any(f.size > SPLIT_BYTES for f in files):
+        return 0
+    total = sum(f.size for f in files)
+    return max(parallelism, -(-total // SPLIT_BYTES))
 
 
 def _hadoop_uri(uri: str) -> str:
