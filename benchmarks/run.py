@@ -762,11 +762,10 @@ def write_report(out: Path, scale: float, section: str) -> None:
 def _remove_lake(lake: str) -> None:
     """Delete a run's folder: its lake and the `c360 run` lake beside it, their local PostgreSQL clusters first
     (a cluster's data may live outside its lake)."""
-    from c360.services.postgres import PostgresCluster
+    from c360.services.postgres import destroy_clusters_under
 
     run = Path(lake).parent
-    for state in run.glob("*/_services/postgres/cluster.json"):
-        PostgresCluster(str(state.parents[2])).destroy()
+    destroy_clusters_under(run)
     shutil.rmtree(run, ignore_errors=True)
 
 

@@ -56,10 +56,9 @@ def _destroy_every_local_cluster(tmp_path_factory: pytest.TempPathFactory) -> It
     create one per lake). As root the data lives outside pytest's closed temp folders, in a private folder that
     deleting the lake would not remove: without this, every test run left some GB behind in the temp dir."""
     yield
-    from c360.services.postgres import PostgresCluster
+    from c360.services.postgres import destroy_clusters_under
 
-    for state in tmp_path_factory.getbasetemp().glob("**/_services/postgres/cluster.json"):
-        PostgresCluster(str(state.parents[2])).destroy()
+    destroy_clusters_under(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

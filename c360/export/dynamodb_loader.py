@@ -328,13 +328,6 @@ def profile_chunks(lake: Lake, size: int = CHUNK_ITEMS) -> Chunks:
     return chunks
 
 
-def profile_items(lake: Lake) -> list[Item]:
-    """customer_360 as one checked list of DynamoDB items (small marts; a load goes by :func:`profile_chunks`)."""
-    items = [item for chunk in profile_chunks(lake)() for item in chunk]
-    check_items(items)
-    return items
-
-
 def export_file_chunks(lake: Lake, data_uris: Iterable[str], size: int = CHUNK_ITEMS) -> Chunks:
     """The items of export files (DynamoDB JSON, gzip: one ``{"Item": ...}`` per line), ``size`` at a time."""
     uris = list(data_uris)
@@ -365,13 +358,6 @@ def export_file_chunks(lake: Lake, data_uris: Iterable[str], size: int = CHUNK_I
             yield items
 
     return chunks
-
-
-def export_file_items(lake: Lake, data_uris: Iterable[str]) -> list[Item]:
-    """The items of export files as one checked list (small exports; a load goes by :func:`export_file_chunks`)."""
-    items = [item for chunk in export_file_chunks(lake, data_uris)() for item in chunk]
-    check_items(items)
-    return items
 
 
 # --- BatchWriteItem ----------------------------------------------------------------------------------------------

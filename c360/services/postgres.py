@@ -271,3 +271,12 @@ class PostgresCluster:
         elif data_dir.parent == self.home:
             shutil.rmtree(data_dir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
+
+
+def destroy_clusters_under(folder: str | Path) -> int:
+    """Destroy the local cluster of every lake found under ``folder`` (at any depth), before the folder is
+    deleted: a cluster's data may live outside its lake. Returns how many there were."""
+    states = list(Path(folder).glob("**/_services/postgres/cluster.json"))
+    for state in states:
+        PostgresCluster(str(state.parents[2])).destroy()
+    return len(states)
