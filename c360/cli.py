@@ -177,7 +177,7 @@ def stage(lake: LakeOption = None) -> None:
 @app.command()
 @_locked("build")
 def build(lake: LakeOption = None) -> None:
-    """Build the analytics layer with dbt (models, snapshots, seeds and tests)."""
+    """Build the analytics layer with dbt (seeds, models, snapshots and data tests; unit tests run in CI)."""
     settings, store = _settings(lake)
     result = _step("Building with dbt", lambda: pipeline.build(settings, store))
     out.print(f"dbt build passed: {result.nodes} nodes; marts in {store.uri('analytics')}")

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from c360.errors import BuildError
 from c360.settings import Settings
 
+# The pipeline's builds (``c360 build`` and ``c360 run`` here, the CodeBuild runner on AWS) leave unit tests out,
+# as dbt recommends for production: their inputs are fixed rows, so they prove the SQL, not the data, and the SQL
+# does not change between two runs of the pipeline. They run where the SQL changes: an analyst's ``dbt build`` or
+# ``dbt test``, and the test suite. Data tests still run on every build.
+PIPELINE_BUILD_ARGS = ("--exclude-resource-type", "unit_test")
+
 
 @dataclass(frozen=True)
 class BuildResult:

@@ -9,7 +9,7 @@ from datetime import date
 
 from c360.audit import SourceAudit, latest_audits
 from c360.build_state import preserved_marts, recorded_build
-from c360.dbt_runner import BuildResult, run_dbt
+from c360.dbt_runner import PIPELINE_BUILD_ARGS, BuildResult, run_dbt
 from c360.export.dynamodb import ExportResult, export_items
 from c360.settings import Settings
 from c360.storage import Lake
@@ -103,11 +103,12 @@ def stage(settings: Settings, lake: Lake, progress: Callable[[str], None] | None
 
 
 def build(settings: Settings, lake: Lake) -> BuildResult:
-    """``dbt build`` (seeds, models, snapshots, tests) on the configured target. A failed build is recorded (the
-    export refuses it) and leaves the previous marts in place (:mod:`c360.build_state`)."""
+    """``dbt build`` (seeds, models, snapshots, data tests; no unit tests: see ``PIPELINE_BUILD_ARGS``) on the
+    configured target. A failed build is recorded (the export refuses it) and leaves the previous marts in place
+    (:mod:`c360.build_state`)."""
     lake.ensure_zones()
     with recorded_build(lake), preserved_marts(lake):
-        return run_dbt(settings, "build")
+        return run_dbt(settings, "build", extra=PIPELINE_BUILD_ARGS)
 
 
 def export(settings: Settings, lake: Lake) -> ExportResult:

@@ -17,7 +17,7 @@ from infra.storage import read_bucket, use_key, write_objects
 RUNNER_ROLE = "DbtRunnerRole"
 QUICKSIGHT_ROLE = "QuickSightAthenaRole"
 ATHENA_RESULTS = "athena-results/"
-BUILD_COMMAND = "dbt build --target athena"
+BUILD_COMMAND = "dbt build --target athena --exclude-resource-type unit_test"  # see c360.dbt_runner
 
 
 def add_analytics(t: Template, build: Build) -> None:

@@ -108,8 +108,25 @@ def test_analysts_run_dbt_from_the_repo_root_without_flags(built_lake: Path, tmp
             [dbt, *command], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
         )
         assert result.returncode == 0, result.stdout[-3000:]
+        if command == ["test"]:  # an analyst's `dbt test` runs the unit tests the pipeline's build leaves out
+            results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+            unit = [r for r in results if r["unique_id"].startswith("unit_test.")]
+            assert len(unit) >= 10 and all(r["status"] == "pass" for r in unit)
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
     assert "model.c360.customer_360" in catalog["nodes"]
+
+
+def test_the_pipeline_build_runs_data_tests_but_no_unit_tests(built_lake: Path) -> None:
+    """dbt's advice for production builds: unit tests prove the SQL on fixed rows, so they run in CI and in an
+    analyst's `dbt build`, not on every pipeline run; data tests check the data, so every build runs them."""
+    target = built_lake / "logs" / "dbt" / "target"
+    ids = [r["unique_id"] for r in json.loads((target / "run_results.json").read_text())["results"]]
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert len(manifest["unit_tests"]) >= 10, "the project defines unit tests"
+    assert not [i for i in ids if i.startswith("unit_test.")]
+    data_tests = [i for i in ids if i.startswith("test.c360.")]
+    assert len(data_tests) == sum(1 for n in manifest["nodes"].values() if n["resource_type"] == "test")
+    assert "model.c360.customer_360" in ids
 
 
 def test_a_failing_step_exits_non_zero_with_a_message(tmp_path: Path) -> None:

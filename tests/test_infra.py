@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from c360 import packaging, pipeline
+from c360.dbt_runner import PIPELINE_BUILD_ARGS
 from infra import spec
 from infra.discover import Repo, SpecError
 from infra.model import Artifacts, Build
@@ -251,6 +252,7 @@ def test_build_step_runs_dbt_on_athena_and_export_runs_the_export(
     buildspec = yaml.safe_load(runner["Properties"]["Source"]["BuildSpec"])
     commands = " ".join(buildspec["phases"]["build"]["commands"])
     assert "dbt build --target athena" in commands and spec.EXPORT_COMMAND in commands
+    assert f"dbt build --target athena {' '.join(PIPELINE_BUILD_ARGS)}" in commands  # as the local pipeline
     states = state_machine(template)["Definition"]["States"]
     (dbt,) = [t for t in tasks(states["build"]) if "codebuild" in t["Resource"]]
     assert dbt["Arguments"]["EnvironmentVariablesOverride"][0]["Value"] == "build"
