@@ -29,11 +29,58 @@ dated as (
         transactions.trans_date,
         transactions.balance,
         transactions.k_symbol,
-        as_of.as_of_date
+        as_of.as_of_date,
+        {{ dbt.dateadd('month', -12, 'as_of.as_of_date') }} as window_start_date
 
     from transactions
     cross join as_of
     where transactions.trans_date <= as_of.as_of_date
+
+),
+
+-- Every checkpoint lies in the 12 months up to the as-of date, so only the spans that reach into them matter: the
+-- transactions of those months and, per account, the last one on or before their start (the opening balance).
+-- Their spans are the ones the whole history would give them, and the window below sorts a year, not ten.
+opening_days as (
+
+    select
+        account_id,
+        max(trans_date) as trans_date
+
+    from dated
+    where trans_date <= window_start_date
+    group by account_id
+
+),
+
+openings as (
+
+    -- the last transaction of that day (the spans order a day's transactions by trans_id)
+    select
+        dated.account_id,
+        max(dated.trans_id) as trans_id
+
+    from dated
+    inner join opening_days
+        on
+            dated.account_id = opening_days.account_id
+            and dated.trans_date = opening_days.trans_date
+    group by dated.account_id
+
+),
+
+recent as (
+
+    select * from dated
+    where trans_date > window_start_date
+
+    union all
+
+    select dated.* from dated
+    inner join openings
+        on
+            dated.account_id = openings.account_id
+            and dated.trans_id = openings.trans_id
 
 ),
 
@@ -60,7 +107,7 @@ balance_spans as (
         as_of_date,
         lead(trans_date) over (partition by account_id order by trans_date, trans_id) as next_trans_date
 
-    from dated
+    from recent
 
 ),
 
