@@ -199,11 +199,35 @@ def work_stage(settings, lake) -> dict[str, Any]:
     }
 
 
+def dbt_breakdown(settings) -> dict[str, Any]:
+    """Where the last dbt run's time went, from its run_results.json: per resource type (model, test, seed...)
+    the node count and the node-seconds (summed over dbt's threads), and the five slowest nodes."""
+    from c360.dbt_runner import target_path
+
+    results = json.loads((Path(target_path(settings)) / "run_results.json").read_text())["results"]
+    kinds: dict[str, dict[str, float]] = {}
+    for result in results:
+        kind = kinds.setdefault(result["unique_id"].split(".")[0], {"nodes": 0, "seconds": 0.0})
+        kind["nodes"] += 1
+        kind["seconds"] += result["execution_time"]
+    slowest = sorted(results, key=lambda r: -r["execution_time"])[:5]
+    return {
+        "kinds": kinds,
+        "slowest": {r["unique_id"].split(".", 2)[-1]: r["execution_time"] for r in slowest},
+        "threads": int(os.environ.get("C360_DBT_THREADS") or 2),
+    }
+
+
 def work_build(settings, lake) -> dict[str, Any]:
     from c360 import pipeline
 
     result, seconds = _timed(lambda: pipeline.build(settings, lake))
-    return {"seconds": seconds, "nodes": result.nodes, "memory_limit": settings.duckdb_memory_limit}
+    return {
+        "seconds": seconds,
+        "nodes": result.nodes,
+        "memory_limit": settings.duckdb_memory_limit,
+        "breakdown": dbt_breakdown(settings),
+    }
 
 
 def work_parse(settings, lake) -> dict[str, Any]:
@@ -245,6 +269,7 @@ def work_incremental(settings, lake) -> dict[str, Any]:
         "generate_seconds": gen_seconds,
         "stage_seconds": staged["seconds"],
         "build_seconds": build_seconds,
+        "build_breakdown": dbt_breakdown(settings),
         "seconds": gen_seconds + staged["seconds"] + build_seconds,
     }
 
@@ -504,6 +529,33 @@ def athena_proxy(lake_root: str) -> list[dict[str, Any]]:
 
 
 # --- aggregation and the report ---------------------------------------------------------------------------------
+def _breakdown_lines(builds: list[dict[str, Any]], incrementals: list[dict[str, Any]]) -> list[str]:
+    """Where a build's time goes: node-seconds per resource type, full and incremental, and the slowest nodes."""
+    full = [b["breakdown"] for b in builds if b.get("breakdown")]
+    inc = [i["build_breakdown"] for i in incrementals if i.get("build_breakdown")]
+    if not full:
+        return []
+    kinds = sorted(
+        {k for b in full + inc for k in b["kinds"]}, key=lambda k: -(median(full, "kinds", k, "seconds") or 0)
+    )
+    lines = [
+        f"Where the build's time goes (medians; node-seconds are summed over dbt's {full[0]['threads']} threads, so "
+        "the wall clock minus node-seconds / threads is roughly dbt's own start-up and bookkeeping):",
+        "",
+        "| resource type | nodes | node-seconds, full build | node-seconds, incremental build |",
+        "|---|---:|---:|---:|",
+    ]
+    for kind in kinds:
+        lines.append(
+            f"| {kind} | {_f(median(full, 'kinds', kind, 'nodes'), 0)} | "
+            f"{_f(median(full, 'kinds', kind, 'seconds'))} | "
+            f"{_f(median(inc, 'kinds', kind, 'seconds') or (0.0 if inc else None))} |"
+        )
+    lines += ["", "| slowest nodes of the full build | seconds |", "|---|---:|"]
+    lines += [f"| {name} | {_f(median(full, 'slowest', name))} |" for name in full[0]["slowest"]]
+    return [*lines, ""]
+
+
 def median(runs: list[dict[str, Any]], *path: str) -> float | None:
     values = []
     for run in runs:
@@ -645,6 +697,7 @@ def render_section(scale: float, meta: dict[str, Any], results: dict[str, list[d
     ]
     inc = results.get("incremental", [])
     inc_build = median(inc, "build_seconds")
+    lines += _breakdown_lines(b, inc)
     lines += [
         "### Incremental: one new day after the full build",
         "",

@@ -66,6 +66,9 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
         "**floor** query",
         "incremental `dbt",
         "| `c360 run` |",
+        "| model | ",  # where the dbt build's time goes
+        "| test | ",
+        "| slowest nodes of the full build |",
     ):
         assert line in body, line
     import json
