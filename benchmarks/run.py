@@ -201,7 +201,7 @@ def work_stage(settings, lake) -> dict[str, Any]:
 
 def dbt_breakdown(settings) -> dict[str, Any]:
     """Where the last dbt run's time went, from its run_results.json: per resource type (model, test, seed...)
-    the node count and the node-seconds (summed over dbt's threads), and the five slowest nodes."""
+    the node count and the node-seconds (summed over dbt's threads), the five slowest nodes and the threads."""
     from c360.dbt_runner import target_path
 
     results = json.loads((Path(target_path(settings)) / "run_results.json").read_text())["results"]
@@ -214,7 +214,7 @@ def dbt_breakdown(settings) -> dict[str, Any]:
     return {
         "kinds": kinds,
         "slowest": {r["unique_id"].split(".", 2)[-1]: r["execution_time"] for r in slowest},
-        "threads": int(os.environ.get("C360_DBT_THREADS") or 2),
+        "threads": len({r["thread_id"] for r in results}),  # the worker threads the run used
     }
 
 
@@ -686,7 +686,7 @@ def render_section(scale: float, meta: dict[str, Any], results: dict[str, list[d
         "",
         "| measurement | seconds | vs floor |",
         "|---|---:|---:|",
-        f"| `dbt build` ({_f(median(b, 'nodes'), 0)} nodes: seeds, models, snapshots, tests) | {_f(build_s)} | "
+        f"| `dbt build` ({_f(median(b, 'nodes'), 0)} nodes: seeds, models, snapshots, data tests) | {_f(build_s)} | "
         f"{_ratio(build_s, floor_s)} |",
         f"| `dbt parse --no-partial-parse` (inside build's time too) | {_f(median(p, 'seconds'))} | "
         f"{_ratio(median(p, 'seconds'), floor_s)} |",

@@ -79,6 +79,9 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
     assert export["peer_items"] == export["items"] > 0
     (pipeline,) = results["pipeline"]
     assert pipeline["seconds"] > 0 and pipeline["customers"] == results["floor"][0]["rows"] > 0
+    (build,) = results["build"]  # the threads the build's own results show: the profile's (default 2)
+    assert build["breakdown"]["threads"] == int(os.environ.get("C360_DBT_THREADS") or 2), build["breakdown"]
+    assert f"summed over dbt's {build['breakdown']['threads']} threads" in body
     makefile = (REPO / "Makefile").read_text()  # the venv `make` builds is the one the harness names
     assert f"AWSWRANGLER_VERSION := {export['peer_version']}" in makefile
     assert f"awswrangler=={export['peer_version']}" in (REPO / "benchmarks" / "run.py").read_text()

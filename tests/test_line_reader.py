@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 
 from spark_jobs.common.hadoopfs import RemoteFile
-from spark_jobs.common.quality import SPLIT_BYTES, line_partitions, split_lines
+from spark_jobs.common.quality import SPLIT_BYTES, SPREAD_BYTES, file_groups, line_partitions, split_lines
 
 
 def test_crlf_bom_and_missing_final_newline() -> None:
@@ -75,9 +75,37 @@ def test_gzip_files_every_member_and_their_damage() -> None:
 
 
 def test_only_a_file_larger_than_split_bytes_spreads_the_lines() -> None:
-    small = [RemoteFile(f"f{n}.json.gz", SPLIT_BYTES) for n in range(700)]  # GA's day files: packed by Spark
+    small = [RemoteFile(f"f{n}.json.gz", SPLIT_BYTES) for n in range(700)]  # spread by file_groups instead
     assert line_partitions(small, 2) == 0
     assert line_partitions([], 2) == 0
     assert line_partitions([RemoteFile("big.csv", SPLIT_BYTES + 1)], 2) == 2  # at least one per core
     assert line_partitions([RemoteFile("big.csv", 7 * SPLIT_BYTES + 1)], 2) == 8
     assert line_partitions([RemoteFile("big.csv", 3 * SPLIT_BYTES), *small[:3]], 4) == 6
+
+
+def _sizes(groups: list[list[RemoteFile]]) -> list[int]:
+    return [sum(f.size for f in group) for group in groups]
+
+
+def test_many_files_are_read_in_groups_of_about_equal_size() -> None:
+    day = 75_000  # GA's day files at scale 1: 730 of ~75 kB of gzip, 55 MB together
+    ga = [RemoteFile(f"ga_sessions_{n:03d}.json.gz", day + n) for n in range(730)]
+    groups = file_groups(ga, 4)
+    assert len(groups) == 4  # 55 MB: one group per core
+    assert sorted(f.uri for group in groups for f in group) == sorted(f.uri for f in ga)  # each file once
+    assert max(_sizes(groups)) - min(_sizes(groups)) <= day + 730
+
+    big = [RemoteFile(f"d{n}.json.gz", SPLIT_BYTES // 4) for n in range(40)]  # 10 x SPLIT_BYTES
+    assert len(file_groups(big, 2)) == 10  # one group per SPLIT_BYTES when that is more than the cores
+    assert _sizes(file_groups(big, 2)) == [SPLIT_BYTES] * 10
+
+    skewed = [RemoteFile("large", 6 * SPREAD_BYTES), *(RemoteFile(f"s{n}", SPREAD_BYTES) for n in range(6))]
+    assert sorted(_sizes(file_groups(skewed, 2))) == [6 * SPREAD_BYTES] * 2  # the large file alone in one
+
+
+def test_few_or_small_files_stay_one_read() -> None:
+    extracts = [RemoteFile(f"loan_{n}.dat", 10_000) for n in range(8)]
+    assert file_groups(extracts, 4) == [sorted(extracts, key=lambda f: f.uri)]  # below SPREAD_BYTES
+    two = [RemoteFile("crm_1.json", 3 * SPREAD_BYTES), RemoteFile("crm_2.json", SPREAD_BYTES)]
+    assert file_groups(two, 4) == [[two[0]], [two[1]]]  # never more groups than files
+    assert file_groups([], 4) == []

@@ -20,7 +20,7 @@ from c360.settings import Settings
 from c360.storage import Lake
 from ingestion import ga_sessions as generator
 from spark_jobs import stage_ga_sessions as job
-from spark_jobs.common import runner
+from spark_jobs.common import quality, runner
 from spark_jobs.common.file_bookmarks import FileBookmark
 from spark_jobs.common.hadoopfs import HadoopFS
 from spark_jobs.common.runner import replace_partition as original_replace_partition
@@ -432,6 +432,45 @@ def _generated_days(settings: Settings, lake: Lake, count: int) -> list[tuple[da
         if len(days) == count:
             return sorted(days)
     raise AssertionError("not enough days with sessions")
+
+
+def _file_name(row: dict) -> dict:
+    return {"_source_file": Path(row["_source_file"]).name} if "_source_file" in row else {}
+
+
+def test_many_day_files_are_read_in_groups_with_the_same_result(
+    spark, settings: Settings, lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``SPREAD_BYTES`` the day files are read in groups, one task each, instead of the one split Spark packs
+    them into: the sessions, hits, counts and line numbers come out exactly as from one read."""
+    root = Path(lake.root)
+    days = _generated_days(settings, lake, 6)
+    whole = run_job(spark, root)
+    shutil.copytree(root / "raw", tmp_path / "grouped" / "raw")
+
+    monkeypatch.setattr(quality, "SPREAD_BYTES", 1)
+    files = HadoopFS(spark).list_files(str(tmp_path / "grouped" / "raw" / "ga_sessions"), suffixes=(".gz",))
+    groups = quality.file_groups(files, spark.sparkContext.defaultParallelism)
+    assert len(files) == len(days) and len(groups) >= 2
+    assert quality.read_lines(spark, files).rdd.getNumPartitions() == len(groups)
+    grouped = run_job(spark, tmp_path / "grouped")
+
+    counts = (whole.raw_rows, whole.stage_rows, whole.quarantined_rows, whole.deduplicated_rows)
+    assert whole.raw_rows == sum(len(raw_lines(path)) for _, path in days) > 0
+    assert (
+        grouped.raw_rows,
+        grouped.stage_rows,
+        grouped.quarantined_rows,
+        grouped.deduplicated_rows,
+    ) == counts
+
+    def content(at: Path) -> list[list[dict]]:  # both tables, each file named without its folder
+        tables = [rows(at, "ga_sessions", ("session_id",)), rows(at, "ga_hits", ("session_id", "hit_number"))]
+        return [[{**r, **_file_name(r)} for r in table] for table in tables]
+
+    sessions, hits = content(root)
+    assert len(sessions) == whole.stage_rows and len(hits) == audit(root, "ga_hits")["stage_rows"] > 0
+    assert content(tmp_path / "grouped") == [sessions, hits]
 
 
 def test_incremental_runs_touch_only_the_new_or_changed_days(

@@ -30,9 +30,12 @@ RAW_LINE_SCHEMA = T.StructType(
 
 QUARANTINE_COLUMNS = ["source", "_batch_id", "_source_file", "_line_number", "raw_record", "reason"]
 
-# A file is read whole by one task, so its lines start in one partition. Past this many bytes read, the lines are
-# spread over more partitions (about one per SPLIT_BYTES, at least one per core) before they are parsed, checked
-# and deduplicated: one 200 MB extract of a million lines would otherwise run every later step on one core.
+# A file is read whole by one task, and Spark packs small files into splits of up to 128 MB, so the lines of a
+# source start in few partitions: GA's 730 day files at scale 1 (55 MB of gzip) came out as one, and its parse ran
+# on one core. Past SPREAD_BYTES, files are grouped for the read (about one group per SPLIT_BYTES, at least one per
+# core), and a file larger than SPLIT_BYTES has its lines spread after the read (a million-line extract would
+# otherwise run every later step on one core).
+SPREAD_BYTES = 4 * 1024 * 1024
 SPLIT_BYTES = 32 * 1024 * 1024
 
 
@@ -166,14 +169,13 @@ def read_lines(
     Files are read whole (``binaryFiles``), so line numbers are exact and any encoding (UTF-8, EBCDIC cp037) works;
     source extracts are batch files of modest size. With ``record_length`` the files hold fixed-length records
     without line separators, and "line" numbers are record numbers. A file whose name ends in ``.gz`` is gzip
-    (one or more members) and is decompressed here, in the worker that read it. When a file is larger than
-    ``SPLIT_BYTES``, the lines are repartitioned (see :func:`line_partitions`) so the steps after reading use
-    every core.
+    (one or more members) and is decompressed here, in the worker that read it. Many files are read in groups
+    (:func:`file_groups`) and a file larger than ``SPLIT_BYTES`` has its lines repartitioned
+    (:func:`line_partitions`), so that the read and the steps after it use every core.
     """
     if not files:
         return spark.createDataFrame([], RAW_LINE_SCHEMA)
     sc = spark.sparkContext
-    paths = ",".join(_hadoop_uri(f.uri) for f in files)
     by_uri = {_hadoop_uri(f.uri): f.uri for f in files}
 
     def explode(pair: tuple[str, bytes]) -> list[tuple[str, int, str | None, str | None]]:
@@ -185,17 +187,38 @@ def read_lines(
             return split_gzip_lines(uri, bytes(data), encoding)
         return split_lines(uri, bytes(data), encoding)
 
-    lines = spark.createDataFrame(sc.binaryFiles(paths).flatMap(explode), RAW_LINE_SCHEMA)
-    partitions = line_partitions(files, sc.defaultParallelism)
+    parallelism = sc.defaultParallelism
+    reads = [
+        sc.binaryFiles(",".join(_hadoop_uri(f.uri) for f in group))
+        for group in file_groups(files, parallelism)
+    ]
+    lines = spark.createDataFrame(sc.union(reads).flatMap(explode), RAW_LINE_SCHEMA)
+    partitions = line_partitions(files, parallelism)
     return lines.repartition(partitions) if partitions else lines
 
 
-def line_partitions(files: list[RemoteFile], parallelism: int) -> int:
-    """How many partitions the lines of ``files`` should be spread over, or 0 to keep one per file group.
+def file_groups(files: list[RemoteFile], parallelism: int) -> list[list[RemoteFile]]:
+    """``files`` in groups of about equal size, each read by its own task(s): one group up to ``SPREAD_BYTES`` (a
+    task reads them faster than more could be scheduled), else about one group per ``SPLIT_BYTES`` and at least
+    one per core, but never more groups than files. The largest files are placed first, each in the lightest
+    group so far."""
+    total = sum(f.size for f in files)
+    count = min(len(files), max(parallelism, -(-total // SPLIT_BYTES))) if total > SPREAD_BYTES else 1
+    groups: list[list[RemoteFile]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for f in sorted(files, key=lambda f: (-f.size, f.uri)):
+        lightest = sizes.index(min(sizes))
+        groups[lightest].append(f)
+        sizes[lightest] += f.size
+    return [group for group in groups if group]
 
-    0 while no file is larger than ``SPLIT_BYTES`` (Spark already packs small files into a few partitions, and a
-    shuffle would cost more than it spreads). Otherwise one partition per ``SPLIT_BYTES`` read, and at least one
-    per core."""
+
+def line_partitions(files: list[RemoteFile], parallelism: int) -> int:
+    """How many partitions the lines of ``files`` should be spread over after the read, or 0 to keep the read's.
+
+    0 while no file is larger than ``SPLIT_BYTES`` (:func:`file_groups` already spreads smaller files over the
+    read's tasks, and a shuffle would cost more than it spreads). Otherwise one partition per ``SPLIT_BYTES`` read,
+    and at least one per core."""
     if not any(f.size > SPLIT_BYTES for f in files):
         return 0
     total = sum(f.size for f in files)
