@@ -233,7 +233,9 @@ def export(
     else:
         loaded = _step(
             "Loading DynamoDB",
-            lambda: dynamodb_loader.load_profiles(store, table, endpoint_url=dynamodb_endpoint),
+            lambda: dynamodb_loader.load_profiles(
+                store, table, endpoint_url=dynamodb_endpoint, export=result
+            ),
         )
         out.print(
             f"loaded {loaded.items:,} profiles into DynamoDB table {loaded.table} ({loaded.batches} batches)"

@@ -4,6 +4,7 @@ BatchWriteItem, and the SSM switch readers follow."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -23,7 +24,7 @@ from botocore.awsrequest import AWSResponse
 
 from c360.errors import ExportError, ServiceError
 from c360.export import dynamodb_loader as loader
-from c360.export.dynamodb import DIRECT_IDENTIFIERS
+from c360.export.dynamodb import DIRECT_IDENTIFIERS, export_items
 from c360.export.dynamodb_loader import (
     BATCH_SIZE,
     DISTRICT_INDEX,
@@ -160,6 +161,32 @@ def test_load_writes_every_profile_without_placeholders_or_identifiers(local_lak
 
     again = load_profiles(local_lake, name, client=ddb)  # upserts: a rerun changes nothing
     assert again.items == 60 and len(scan(ddb, name)) == 60
+
+
+def test_a_load_after_an_export_writes_the_exported_items_not_the_mart_again(
+    local_lake: Lake, ddb: Any
+) -> None:
+    write_mart(local_lake, mart_rows(30))
+    from_mart = unique()
+    load_profiles(local_lake, from_mart, client=ddb)
+    exported = export_items(local_lake)
+    write_mart(
+        local_lake, mart_rows(5, start=100)
+    )  # the mart changes after the export: the load reads the file
+
+    from_export = unique()
+    result = load_profiles(local_lake, from_export, client=ddb, export=exported)
+    assert (result.items, result.batches) == (30, 2)
+
+    def by_client(table: str) -> list[dict[str, Any]]:
+        return sorted(scan(ddb, table), key=lambda item: item["client_id"])
+
+    assert [int(item["client_id"]) for item in by_client(from_export)] == list(range(1, 31))
+    assert by_client(from_export) == by_client(from_mart)  # the same items as the mart gave at export time
+
+    wrong = dataclasses.replace(exported, items=31)
+    with pytest.raises(ExportError, match="holds 30 items, but its export wrote 31"):
+        load_profiles(local_lake, unique(), client=ddb, export=wrong)
 
 
 def test_a_load_holds_one_chunk_of_items_at_a_time(
