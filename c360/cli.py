@@ -280,6 +280,46 @@ def serve(
 
 
 @app.command()
+def clean(
+    lake: LakeOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a local lake: stop and delete its PostgreSQL cluster (whose data may live outside the lake), then the
+    lake's folder. Refuses a folder that holds anything but a lake's zones, and a lake in use by another command."""
+    import shutil
+    from pathlib import Path
+
+    from c360.services.postgres import SERVICES_FOLDER, destroy_clusters_under
+    from c360.storage import ZONES
+
+    _, store = _settings(lake)
+    if not store.is_local:
+        _fail(
+            f"{store.root} is on S3: c360 clean deletes local lakes only (empty the bucket prefix with AWS tools)"
+        )
+    root = Path(store.root)
+    if not root.exists():
+        out.print(f"no lake at {root}: nothing to delete")
+        return
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in {*ZONES, SERVICES_FOLDER})
+    if not root.is_dir() or foreign:
+        _fail(
+            f"{root} is not only a lake (it also holds {', '.join(foreign) or 'no folders'}): not deleting it"
+        )
+    if not yes and not typer.confirm(f"Delete the lake {root} and its local PostgreSQL data?"):
+        raise typer.Exit(code=1)
+    try:
+        with lake_lock(store, "c360 clean", notify=lambda note: console.print(f"note: {note}")):
+            clusters = destroy_clusters_under(root)
+            shutil.rmtree(root)
+    except C360Error as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"could not delete {root}: {exc}")
+    out.print(f"deleted the lake {root}" + (" and its PostgreSQL cluster" if clusters else ""))
+
+
+@app.command()
 def audit(
     lake: LakeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,

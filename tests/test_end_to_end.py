@@ -14,6 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from c360.cli import app
+from c360.dbt_runner import PIPELINE_BUILD_ARGS, run_dbt
+from c360.settings import Settings
 
 pytestmark = pytest.mark.spark
 REPO = Path(__file__).resolve().parent.parent
@@ -137,8 +139,14 @@ def test_a_failing_step_exits_non_zero_with_a_message(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "run `c360 stage` first" in result.output
 
 
+REBUILT = ("fct_transactions", "customer_360")
+CONTENT = "select count(*), sum(hash(*columns(*))) from main.{}"
+"""A table's row count and an order-free hash of its rows."""
+
+
 def test_a_daily_increment_adds_customer_history(spark, tmp_path: Path) -> None:
-    """After the history, one more day of CRM changes: dim_customers gains versions, one current per client."""
+    """After the history, one more day of CRM changes: dim_customers gains versions, one current per client; the
+    incremental fct_transactions and the marts built on it equal what a full rebuild gives."""
     lake = tmp_path / "lake"
     runner = CliRunner()
     steps = [
@@ -160,6 +168,15 @@ def test_a_daily_increment_adds_customer_history(spark, tmp_path: Path) -> None:
     staged = con.sql("select count(*) from main.stg_crm__customers").fetchone()[0]
     assert current == clients == staged
     assert versions > clients and changed > 0
+    incremental = {name: con.sql(CONTENT.format(name)).fetchone() for name in REBUILT}
+    months = con.sql("select max(trans_month) from main.fct_transactions").fetchone()[0]
+    con.close()
+    assert months == "2025-01" and incremental["fct_transactions"][0] > 0  # the new day's month is in
+
+    settings = Settings().with_overrides(lake=str(lake))  # what a full rebuild of the same stage gives
+    run_dbt(settings, "build", extra=["--full-refresh", *PIPELINE_BUILD_ARGS])
+    with duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True) as con:
+        assert {name: con.sql(CONTENT.format(name)).fetchone() for name in REBUILT} == incremental
     bad = runner.invoke(app, ["generate", "--day", "2025-13-01", "--lake", str(lake)])
     assert bad.exit_code == 1 and "--day must be a date" in bad.output
 

@@ -67,3 +67,36 @@ def test_destroy_deletes_the_data_wherever_it_lives(tmp_path: Path) -> None:
         assert destroy_clusters_under(tmp_path) == 0
     finally:
         shutil.rmtree(open_parent, ignore_errors=True)
+
+
+def test_c360_clean_deletes_a_lake_and_its_cluster_and_nothing_else(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from c360.cli import app
+
+    lake = tmp_path / "lake"
+    cluster = PostgresCluster(str(lake))
+    info = cluster.start()
+    (lake / "raw" / "crm").mkdir(parents=True)
+    (lake / "raw" / "crm" / "crm_1.jsonl").write_text("{}\n")
+    runner = CliRunner()
+
+    kept = runner.invoke(app, ["clean", "--lake", str(lake)], input="n\n")  # asks first
+    assert kept.exit_code == 1 and lake.exists() and cluster.is_running(info)
+
+    (lake / "notes.txt").write_text("not the lake's")  # a folder that is more than a lake is refused
+    refused = runner.invoke(app, ["clean", "--lake", str(lake), "--yes"])
+    assert refused.exit_code == 1 and "also holds notes.txt" in refused.output and lake.exists()
+    (lake / "notes.txt").unlink()
+
+    cleaned = runner.invoke(app, ["clean", "--lake", str(lake), "--yes"])
+    assert cleaned.exit_code == 0, cleaned.output
+    assert "and its PostgreSQL cluster" in cleaned.output
+    assert not lake.exists() and not Path(info.data_dir).exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(info.dsn, connect_timeout=2)
+
+    again = runner.invoke(app, ["clean", "--lake", str(lake), "--yes"])
+    assert again.exit_code == 0 and "nothing to delete" in again.output
+    remote = runner.invoke(app, ["clean", "--lake", "s3://bucket/lake", "--yes"])
+    assert remote.exit_code == 1 and "deletes local lakes only" in remote.output

@@ -24,6 +24,8 @@ from c360.errors import ServiceError
 
 DATABASE = "sourcemf"
 SUPERUSER = "c360"
+SERVICES_FOLDER = "_services"
+"""The folder of a local lake where its local services (the PostgreSQL cluster) keep their state."""
 PRIVATE_PREFIX = "c360-pg-"
 """The name of a private temp folder that holds a cluster's data outside its lake."""
 
@@ -96,7 +98,7 @@ class PostgresCluster:
             raise ServiceError(
                 "the local PostgreSQL cluster needs a local lake; on AWS set C360_PG_DSN instead"
             )
-        self.home = Path(lake_root) / "_services" / "postgres"
+        self.home = Path(lake_root) / SERVICES_FOLDER / "postgres"
         self.state_file = self.home / "cluster.json"
         self.user = _service_user()
 
@@ -276,7 +278,7 @@ class PostgresCluster:
 def destroy_clusters_under(folder: str | Path) -> int:
     """Destroy the local cluster of every lake found under ``folder`` (at any depth), before the folder is
     deleted: a cluster's data may live outside its lake. Returns how many there were."""
-    states = list(Path(folder).glob("**/_services/postgres/cluster.json"))
+    states = list(Path(folder).glob(f"**/{SERVICES_FOLDER}/postgres/cluster.json"))
     for state in states:
         PostgresCluster(str(state.parents[2])).destroy()
     return len(states)
