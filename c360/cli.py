@@ -301,11 +301,11 @@ def clean(
     if not root.exists():
         out.print(f"no lake at {root}: nothing to delete")
         return
+    if not root.is_dir():
+        _fail(f"{root} is a file, not a lake: not deleting it")
     foreign = sorted(p.name for p in root.iterdir() if p.name not in {*ZONES, SERVICES_FOLDER})
-    if not root.is_dir() or foreign:
-        _fail(
-            f"{root} is not only a lake (it also holds {', '.join(foreign) or 'no folders'}): not deleting it"
-        )
+    if foreign:
+        _fail(f"{root} is not only a lake (it also holds {', '.join(foreign)}): not deleting it")
     if not yes and not typer.confirm(f"Delete the lake {root} and its local PostgreSQL data?"):
         raise typer.Exit(code=1)
     try:

@@ -98,5 +98,9 @@ def test_c360_clean_deletes_a_lake_and_its_cluster_and_nothing_else(tmp_path: Pa
 
     again = runner.invoke(app, ["clean", "--lake", str(lake), "--yes"])
     assert again.exit_code == 0 and "nothing to delete" in again.output
+    lake.parent.mkdir(exist_ok=True)
+    lake.write_text("a file where a lake was")
+    a_file = runner.invoke(app, ["clean", "--lake", str(lake), "--yes"])
+    assert a_file.exit_code == 1 and "is a file, not a lake" in a_file.output and lake.exists()
     remote = runner.invoke(app, ["clean", "--lake", "s3://bucket/lake", "--yes"])
     assert remote.exit_code == 1 and "deletes local lakes only" in remote.output
