@@ -32,7 +32,7 @@ QUARANTINE_COLUMNS = ["source", "_batch_id", "_source_file", "_line_number", "ra
 
 # A file is read whole by one task, and Spark packs small files into splits of up to 128 MB, so the lines of a
 # source start in few partitions: GA's 730 day files at scale 1 (55 MB of gzip) came out as one, and its parse ran
-# on one core. Past SPREAD_BYTES, files are grouped for the read (about one group per SPLIT_BYTES, at least one per
+# as one task (on a cluster: a few tasks, whatever the cores). Past SPREAD_BYTES, files are grouped for the read (about one group per SPLIT_BYTES, at least one per
 # core), and a file larger than SPLIT_BYTES has its lines spread after the read (a million-line extract would
 # otherwise run every later step on one core).
 SPREAD_BYTES = 4 * 1024 * 1024
