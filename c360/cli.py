@@ -306,7 +306,7 @@ def clean(
     foreign = sorted(p.name for p in root.iterdir() if p.name not in {*ZONES, SERVICES_FOLDER})
     if foreign:
         _fail(f"{root} is not only a lake (it also holds {', '.join(foreign)}): not deleting it")
-    if not yes and not typer.confirm(f"Delete the lake {root} and its local PostgreSQL data?"):
+    if not yes and not typer.confirm(f"Remove the lake {root} and its local PostgreSQL data?"):
         raise typer.Exit(code=1)
     try:
         with lake_lock(store, "c360 clean", notify=lambda note: console.print(f"note: {note}")):
