@@ -33,25 +33,38 @@ def generate(
     settings: Settings, lake: Lake, day: date | None = None, source_dsn: str | None = None
 ) -> list[GeneratedFile]:
     """Simulate every source system: files into the raw zone, transactions into the source database (when a DSN
-    is given); the history up to the end date, or one day's batch."""
+    is given); the history up to the end date, or one day's batch. The transactions load runs in a thread beside
+    the file sources, as the Lambdas run side by side on AWS: its COPY is PostgreSQL's work, in another process,
+    so it takes the second core while Python writes the files on the first."""
     import importlib
+    from concurrent.futures import ThreadPoolExecutor
 
     lake.ensure_zones()
-    files = []
-    for name in FILE_SOURCES:
-        module = importlib.import_module(f"ingestion.{name}")
-        written = module.generate(settings, lake) if day is None else module.generate_day(settings, lake, day)
-        files += [GeneratedFile(name, uri, count) for uri, count in written]
-    if source_dsn is not None:
-        from ingestion import transactions
-
-        rows = (
-            transactions.load_history(settings, source_dsn)
-            if day is None
-            else transactions.load_day(settings, source_dsn, day)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-transactions") as pool:
+        loading = (
+            pool.submit(_load_transactions, settings, source_dsn, day) if source_dsn is not None else None
         )
-        files.append(GeneratedFile("transactions", transactions.TABLE, rows))
+        files = []
+        for name in FILE_SOURCES:
+            module = importlib.import_module(f"ingestion.{name}")
+            written = (
+                module.generate(settings, lake) if day is None else module.generate_day(settings, lake, day)
+            )
+            files += [GeneratedFile(name, uri, count) for uri, count in written]
+        if loading is not None:
+            files.append(loading.result())
     return files
+
+
+def _load_transactions(settings: Settings, source_dsn: str, day: date | None) -> GeneratedFile:
+    from ingestion import transactions
+
+    rows = (
+        transactions.load_history(settings, source_dsn)
+        if day is None
+        else transactions.load_day(settings, source_dsn, day)
+    )
+    return GeneratedFile("transactions", transactions.TABLE, rows)
 
 
 STAGE_JOBS = (

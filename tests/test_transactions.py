@@ -252,6 +252,28 @@ def test_load_day_continues_ids_and_balances(postgres: PostgresInfo, tmp_path: P
 
 
 @pytest.mark.postgres
+def test_generate_loads_the_transactions_beside_the_files_and_raises_a_failed_load(
+    postgres: PostgresInfo, tmp_path: Path
+) -> None:
+    from c360 import pipeline
+    from c360.storage import Lake
+
+    info = _fresh_database(postgres, "beside")
+    settings = _settings(tmp_path, scale=0.05)
+    files = pipeline.generate(settings, Lake(settings.lake), None, info.dsn)
+    assert {f.source for f in files} == {*pipeline.FILE_SOURCES, "transactions"}
+    loaded = [f.records for f in files if f.source == "transactions"]
+    assert loaded == [_count(info.dsn)[0]] and loaded[0] > 0
+
+    # the load runs in its own thread: its failure still reaches the caller, once the files are written
+    other = Lake(str(tmp_path / "other"))
+    with pytest.raises(psycopg.OperationalError):
+        pipeline.generate(settings, other, None, "postgresql://c360@127.0.0.1:1/sourcemf?connect_timeout=5")
+    written = [f for f in files if f.source != "transactions"]
+    assert all(other.exists(f.uri.replace(settings.lake, other.root, 1)) for f in written)
+
+
+@pytest.mark.postgres
 def test_lambda_handler_loads_history_then_the_events_day(
     postgres: PostgresInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
