@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from c360.settings import Settings
-from c360.storage import Lake
+from c360.storage import Lake, LakeError
 from ingestion import ga_sessions as ga
 from ingestion import visitor_map
 
@@ -236,6 +236,28 @@ def test_generate_is_deterministic_and_generate_day_matches_it(tmp_path: Path) -
     )
     data, _ = ga.render_day(ga.build_schedule(3, 0.02, END), day)
     assert gzip.decompress(Path(uri).read_bytes()) == data and data.count(b"\n") > 0
+
+
+def test_a_day_that_cannot_be_written_fails_the_generation(tmp_path: Path) -> None:
+    """Days are compressed and written in a thread while the next ones are rendered: a failed write still stops
+    ``generate`` with the lake's error, and the days after it are not written."""
+    settings = Settings().with_overrides(lake=str(tmp_path / "lake"), scale=0.02, seed=3)
+    lake = Lake(settings.lake)
+    blocked = date(2023, 6, 1)
+    Path(lake.uri("raw", ga.SOURCE)).mkdir(parents=True)
+    Path(lake.uri("raw", ga.SOURCE, f"ingest_date={blocked}")).write_text(
+        "a file where the day's folder goes"
+    )
+    with pytest.raises(LakeError, match=f"ingest_date={blocked}"):
+        ga.generate(settings, lake)
+    days = sorted(
+        date.fromisoformat(p.parent.name.removeprefix("ingest_date="))
+        for p in Path(lake.uri("raw", ga.SOURCE)).glob("ingest_date=*/*.json.gz")
+    )
+    assert days[0] == END - timedelta(days=ga.HISTORY_DAYS - 1) and blocked - timedelta(days=1) in days
+    assert blocked not in days and days[-1] < blocked + timedelta(days=ga.WRITES_AHEAD), (
+        "no day long after it"
+    )
 
 
 def test_volume_is_linear_in_scale() -> None:
