@@ -22,6 +22,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 ZONES = ("raw", "stage", "analytics", "logs")
+GZIP_LINES_LEVEL = 6
+"""Compression level of :meth:`Lake.write_lines_gz` (zlib's default)."""
 
 
 class LakeError(RuntimeError):
@@ -126,9 +128,9 @@ class Lake:
         """Write text lines into a gzip file (deterministic: no timestamp in the header); return the count. The
         lines are compressed as they come: only the compressed bytes are held until the file is written."""
         count = 0
-        stream = zlib.compressobj(
-            9, zlib.DEFLATED, 31
-        )  # gzip.compress(..., mtime=0)'s format, level and bytes
+        # gzip's format without a timestamp, at zlib's default level: a DynamoDB export at level 9 spent 3x the
+        # time compressing (0.68 s vs 0.21 s for 5,000 profiles) for a file 10% smaller
+        stream = zlib.compressobj(GZIP_LINES_LEVEL, zlib.DEFLATED, 31)
         parts = []
         for line in lines:
             parts.append(stream.compress(f"{line}\n".encode()))

@@ -3,12 +3,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-from decimal import Decimal
+import math
+from decimal import Decimal, Inexact, Overflow
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from c360.errors import ExportError
 from c360.export.dynamodb import DIRECT_IDENTIFIERS, export_items, to_item
@@ -35,6 +36,79 @@ def test_item_omits_nulls_uses_decimals_and_iso_dates() -> None:
         "gender": {"S": "female"},
     }
     assert TypeDeserializer().deserialize(item["tenure_years"]) == Decimal("3.25")
+
+
+def _boto3_item(row: dict) -> dict:
+    """The reference: every value through boto3's own ``TypeSerializer``, as the export did before its direct
+    conversions (numbers as Decimals in DynamoDB's context, dates as ISO strings, nulls, NaN and "" left out)."""
+    serializer = TypeSerializer()
+    item = {}
+    for column, raw in row.items():
+        if column in DIRECT_IDENTIFIERS or raw is None or raw == "":
+            continue
+        if isinstance(raw, float) and (math.isnan(raw) or math.isinf(raw)):
+            continue
+        if isinstance(raw, (bool, str)):
+            value = raw
+        elif isinstance(raw, int):
+            value = Decimal(raw)
+        elif isinstance(raw, float):
+            value = Decimal(repr(raw))
+        elif isinstance(raw, dt.date):
+            value = raw.isoformat()
+        else:
+            value = raw
+        item[column] = serializer.serialize(value)
+    return item
+
+
+def test_items_are_what_boto3s_serializer_makes_of_every_value() -> None:
+    values = [
+        0,
+        1,
+        -7,
+        2**31 - 1,
+        -(2**63),
+        10**20,
+        0.0,
+        -0.0,
+        3.25,
+        1e-07,
+        1.5e300,
+        -2.2250738585072014e-308,
+        0.1 + 0.2,
+        123456.789,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        True,
+        False,
+        "",
+        "a",
+        "Zoë ✓",
+        " ",
+        dt.date(1900, 1, 1),
+        dt.date(2024, 12, 31),
+        dt.datetime(2024, 12, 31, 23, 59, 59, 123456, tzinfo=dt.UTC),
+        dt.datetime(2024, 1, 1),
+        Decimal("12.50"),
+        Decimal("-0.000001"),
+        None,
+    ]
+
+    def outcome(convert, row: dict) -> object:
+        try:
+            return convert(row)
+        except ArithmeticError as exc:  # past DynamoDB's 38 digits or its exponent range
+            return type(exc)
+
+    rows = [{"client_id": i + 1, "value": value} for i, value in enumerate(values)]
+    outcomes = [outcome(to_item, row) for row in rows]
+    assert outcomes == [outcome(_boto3_item, row) for row in rows]
+    assert outcomes[values.index(1.5e300)] is Overflow, "out of DynamoDB's range: refused, as boto3 does"
+    assert to_item({"client_id": 1, "value": float("nan")}) == {"client_id": {"N": "1"}}
+    with pytest.raises(Inexact):  # more digits than DynamoDB keeps: refused, never rounded
+        to_item({"client_id": 1, "value": 10**40 + 1})
 
 
 def test_direct_identifiers_never_leave_the_lake() -> None:

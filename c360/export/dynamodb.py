@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeSerializer
 
 from c360.build_state import require_successful_build
 from c360.errors import ExportError
@@ -58,16 +58,42 @@ def _to_attribute_value(value: Any) -> Any:
     return value
 
 
+def _number(value: int | Decimal) -> dict[str, str]:
+    """boto3's number attribute: DynamoDB's 38-digit context, an inexact value refused (the context traps it)."""
+    return {"N": str(DYNAMODB_CONTEXT.create_decimal(value))}
+
+
+def _attribute(value: Any) -> dict[str, Any] | None:
+    """One value as a typed attribute value, or None for a value that is left out (null, empty, NaN, infinite).
+    The mart's column types (integers, doubles, strings, dates, booleans) are converted here directly, as boto3's
+    ``TypeSerializer`` would (same strings, same number context), at a fraction of its cost: its generic type
+    checks were most of an export's time (1M calls at scale 1). Any other type goes through boto3's serializer."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is str:
+        return {"S": value} if value else None
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is int:
+        return _number(value)
+    if kind is float:
+        return None if math.isnan(value) or math.isinf(value) else _number(Decimal(repr(value)))
+    if kind is dt.date:
+        return {"S": value.isoformat()}
+    value = _to_attribute_value(value)
+    return None if value is None or value == "" else _serializer.serialize(value)
+
+
 def to_item(row: dict[str, Any]) -> dict[str, Any]:
     """One customer_360 row as a DynamoDB item in DynamoDB JSON (typed attribute values), nulls omitted."""
     item = {}
     for column, raw in row.items():
         if column in DIRECT_IDENTIFIERS:
             continue
-        value = _to_attribute_value(raw)
-        if value is None or value == "":
-            continue
-        item[column] = _serializer.serialize(value)
+        value = _attribute(raw)
+        if value is not None:
+            item[column] = value
     if PARTITION_KEY not in item:
         raise ExportError(f"a {MART} row has no {PARTITION_KEY}: {row!r}")
     return item
