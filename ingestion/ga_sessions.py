@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -1507,13 +1506,11 @@ def generate(settings: Settings, lake: Lake) -> list[tuple[str, int]]:
     schedule = build_schedule(settings.seed, settings.scale, settings.end_date)
     written: list[tuple[Future[str], int]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-ga-write") as pool:
-        pending: deque[Future[str]] = deque()
         for day in history_days(settings.end_date):
             data, sessions = render_day(schedule, day)
-            if len(pending) == WRITES_AHEAD:
-                pending.popleft().result()
-            pending.append(pool.submit(write_raw, lake, day, data))
-            written.append((pending[-1], sessions))
+            if len(written) >= WRITES_AHEAD:
+                written[-WRITES_AHEAD][0].result()  # at most WRITES_AHEAD days wait for their write
+            written.append((pool.submit(write_raw, lake, day, data), sessions))
     return [(future.result(), sessions) for future, sessions in written]
 
 
