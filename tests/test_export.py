@@ -141,3 +141,28 @@ def test_export_writes_dynamodb_json_and_is_repeatable(tmp_path) -> None:
 def test_export_before_build_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ExportError, match="run `c360 build` first"):
         export_items(Lake(str(tmp_path)))
+
+
+def test_a_number_dynamodb_cannot_hold_is_a_clear_error_and_nothing_is_written(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from c360.cli import app
+    from c360.export.dynamodb_loader import profile_chunks
+
+    lake = Lake(str(tmp_path))
+    folder = tmp_path / "analytics" / "customer_360"
+    folder.mkdir(parents=True)
+    table = pa.table(
+        {"client_id": [1, 2], "as_of_date": [dt.date(2024, 12, 31)] * 2, "avg_balance": [10.5, 1.5e300]}
+    )
+    pq.write_table(table, folder / "data_0.parquet")
+    message = r"client_id=2: avg_balance=1.5e\+300 is a number DynamoDB cannot hold"
+    with pytest.raises(ExportError, match=message):
+        export_items(lake)
+    with pytest.raises(ExportError, match=message):
+        [item for chunk in profile_chunks(lake)() for item in chunk]
+    result = CliRunner().invoke(app, ["export", "--lake", str(tmp_path)])
+    assert result.exit_code == 1 and "avg_balance" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "analytics" / "exports").exists() or not any(
+        (tmp_path / "analytics" / "exports").rglob("*.json.gz")
+    )

@@ -80,12 +80,33 @@ def to_item(row: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def mart_item(row: dict[str, Any]) -> dict[str, Any]:
+    """:func:`to_item` for a row of the mart: a number DynamoDB cannot hold (more than 38 digits, or outside
+    1E-130..9.99E+125) is an :class:`ExportError` naming the client and the column, not a decimal traceback."""
+    try:
+        return to_item(row)
+    except ArithmeticError as exc:
+        column = next((c for c, v in row.items() if c not in DIRECT_IDENTIFIERS and not _holds(v)), "?")
+        raise ExportError(
+            f"client_id={row.get(PARTITION_KEY)}: {column}={row.get(column)!r} is a number DynamoDB cannot hold "
+            f"(38 digits, 1E-130 to 9.99E+125; {type(exc).__name__})"
+        ) from exc
+
+
+def _holds(value: Any) -> bool:
+    try:
+        _attribute(value)
+    except ArithmeticError:
+        return False
+    return True
+
+
 def item_lines(table: pa.Table) -> Iterator[str]:
     """One DynamoDB JSON line per row, converted a few thousand rows at a time (a profile weighs ~26 kB as Python
     objects: scale 100's 500,000 of them at once would take 13 GB)."""
     rows = (row for batch in table.to_batches(max_chunksize=5_000) for row in batch.to_pylist())
     for row in rows:
-        line = json.dumps({"Item": to_item(row)}, separators=(",", ":"), sort_keys=True)
+        line = json.dumps({"Item": mart_item(row)}, separators=(",", ":"), sort_keys=True)
         if len(line.encode()) > MAX_ITEM_BYTES:
             raise ExportError(
                 f"item for client_id={row.get(PARTITION_KEY)} exceeds DynamoDB's 400 KB item limit"

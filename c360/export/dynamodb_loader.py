@@ -46,8 +46,8 @@ from c360.export.dynamodb import (
     PARTITION_KEY,
     ExportResult,
     export_items,
+    mart_item,
     read_mart,
-    to_item,
 )
 from c360.storage import Lake, LakeError
 
@@ -324,7 +324,7 @@ def profile_chunks(lake: Lake, size: int = CHUNK_ITEMS) -> Chunks:
 
     def chunks() -> Iterator[list[Item]]:
         for batch in table.to_batches(max_chunksize=size):
-            yield [to_item(row) for row in batch.to_pylist()]
+            yield [mart_item(row) for row in batch.to_pylist()]
 
     return chunks
 
