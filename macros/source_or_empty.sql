@@ -18,12 +18,17 @@
   {%- if not execute -%}
     {{ relation }}
   {%- else -%}
-    {%- set path = env_var('C360_LAKE', 'lake') ~ '/stage/' ~ table_name ~ '/**/*.parquet' -%}
+    {%- set path = stage_files_glob(table_name) -%}
     {%- set found = run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] -%}
     {%- if found > 0 -%}
       {{ relation }}
     {%- else -%}
-      (select {% for column in columns %}cast(null as varchar) as {{ column }}{{ ", " if not loop.last }}{% endfor %} where 1 = 0)
+      {{- empty_relation(columns) -}}
     {%- endif -%}
   {%- endif -%}
+{%- endmacro -%}
+
+{#- A relation with the given column names and no rows. -#}
+{%- macro empty_relation(columns) -%}
+  (select {% for column in columns %}cast(null as varchar) as {{ column }}{{ ", " if not loop.last }}{% endfor %} where 1 = 0)
 {%- endmacro -%}

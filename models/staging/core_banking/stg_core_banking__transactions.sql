@@ -1,8 +1,19 @@
+{{
+    config(
+        materialized=('incremental' if target.type == 'duckdb' else 'view'),
+        incremental_strategy='append',
+        pre_hook="{{ stage_copy_delete('transactions', 'trans_month') }}",
+        post_hook="{{ stage_copy_record('transactions') }}"
+    )
+}}
+
+-- On DuckDB an incremental copy of the stage files: a build copies again only the trans_month partitions whose
+-- files changed since the last one (macros/stage_copy.sql). On Athena a view, like every staging model.
 with
 
 source as (
 
-    select * from {{ source_or_empty(
+    select * from {{ stage_copy_source(
         'core_banking',
         'transactions',
         [
@@ -18,7 +29,8 @@ source as (
             'partner_account',
             'is_orphan',
             'trans_month'
-        ]
+        ],
+        'trans_month'
     ) }}
 
 ),

@@ -1,8 +1,19 @@
+{{
+    config(
+        materialized=('incremental' if target.type == 'duckdb' else 'view'),
+        incremental_strategy='append',
+        pre_hook="{{ stage_copy_delete('ga_hits', 'session_date') }}",
+        post_hook="{{ stage_copy_record('ga_hits') }}"
+    )
+}}
+
+-- On DuckDB an incremental copy of the stage files: a build copies again only the session_date partitions whose
+-- files changed since the last one (macros/stage_copy.sql). On Athena a view, like every staging model.
 with
 
 source as (
 
-    select * from {{ source_or_empty(
+    select * from {{ stage_copy_source(
         'web',
         'ga_hits',
         [
@@ -32,7 +43,8 @@ source as (
             'product_category',
             'product_price',
             'transaction_id'
-        ]
+        ],
+        'session_date'
     ) }}
 
 ),

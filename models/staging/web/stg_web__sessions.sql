@@ -1,9 +1,20 @@
+{{
+    config(
+        materialized=('incremental' if target.type == 'duckdb' else 'view'),
+        incremental_strategy='append',
+        pre_hook="{{ stage_copy_delete('ga_sessions', 'session_date') }}",
+        post_hook="{{ stage_copy_record('ga_sessions') }}"
+    )
+}}
+
+-- On DuckDB an incremental copy of the stage files: a build copies again only the session_date partitions whose
+-- files changed since the last one (macros/stage_copy.sql). On Athena a view, like every staging model.
 -- Session grain only: hits live in stg_web__hits, so no metric is counted at the wrong grain.
 with
 
 source as (
 
-    select * from {{ source_or_empty(
+    select * from {{ stage_copy_source(
         'web',
         'ga_sessions',
         [
@@ -38,7 +49,8 @@ source as (
             'region',
             'city',
             'sales_region'
-        ]
+        ],
+        'session_date'
     ) }}
 
 ),
