@@ -214,7 +214,8 @@ def dbt_breakdown(settings) -> dict[str, Any]:
     return {
         "kinds": kinds,
         "slowest": {r["unique_id"].split(".", 2)[-1]: r["execution_time"] for r in slowest},
-        "threads": len({r["thread_id"] for r in results}),  # the worker threads the run used
+        # the worker threads the run used (on-run-start/end hooks run on dbt's main thread, before and after them)
+        "threads": len({r["thread_id"] for r in results if not r["unique_id"].startswith("operation.")}),
     }
 
 
