@@ -23,41 +23,57 @@
   {{- env_var('C360_LAKE', 'lake') ~ '/stage/' ~ table_name ~ '/**/*.parquet' -}}
 {%- endmacro -%}
 
-{#- What this build must copy: {'whole': bool (every row goes, every file is read), 'partitions': [values whose
-    rows go], 'files': [the files of those partitions]}. For an incremental run of a DuckDB model only. -#}
-{%- macro stage_copy_plan(table_name, partition_by) -%}
-  {%- set glob = stage_files_glob(table_name) -%}
-  {%- set state = target.schema ~ '.c360_stage_files' -%}
+{#- The value of the hive partition `<partition_by>=<value>/` a stage file lies in; none outside any partition
+    folder (or for an escaped value, which the copy does not try to match). -#}
+{%- macro stage_partition_value(file, partition_by) -%}
   {%- set marker = '/' ~ partition_by ~ '=' -%}
-  {%- set changes = run_query(
-        "with current_files as (select filename as file, size, last_modified from read_blob('" ~ glob ~ "')),"
-        ~ " copied as (select file, size, last_modified from " ~ state ~ " where model = '" ~ model.unique_id ~ "'),"
-        ~ " changed as ((select * from current_files except select * from copied)"
-        ~ " union all (select * from copied except select * from current_files))"
-        ~ " select distinct file from changed order by file") -%}
+  {%- set folder = file.rsplit('/', 1)[0] -%}
+  {%- if marker in folder -%}
+    {%- set value = folder.rsplit(marker, 1)[1].split('/')[0] -%}
+    {{- return(none if '%' in value else value) -}}
+  {%- endif -%}
+  {{- return(none) -}}
+{%- endmacro -%}
+
+{#- What this build must copy: {'whole': bool (every row goes, every file is read), 'partitions': [values whose
+    rows go], 'files': [the files of those partitions]}. For an incremental run of a DuckDB model only. One
+    listing of the stage files: each current file (changed or not since it was recorded) and each recorded file
+    that is gone or changed. -#}
+{%- macro stage_copy_plan(table_name, partition_by) -%}
+  {%- set listing = run_query(
+        "with current_files as (select filename as file, size, last_modified from read_blob('"
+        ~ stage_files_glob(table_name) ~ "')),"
+        ~ " copied as (select file, size, last_modified from " ~ target.schema ~ ".c360_stage_files"
+        ~ " where model = '" ~ model.unique_id ~ "')"
+        ~ " select file, true as is_current, false as changed"
+        ~ " from (select * from current_files intersect select * from copied)"
+        ~ " union all select file, true, true from (select * from current_files except select * from copied)"
+        ~ " union all select file, false, true from (select * from copied except select * from current_files)") -%}
   {%- set partitions = [] -%}
   {%- set whole = [] -%}
-  {%- set recorded = run_query("select count(*) from " ~ state ~ " where model = '" ~ model.unique_id ~ "'") -%}
-  {%- if recorded.columns[0].values()[0] == 0 -%}
-    {%- do whole.append('no stage files recorded for the table') -%}
-  {%- endif -%}
-  {%- for file in changes.columns[0].values() -%}
-    {%- set folder = file.rsplit('/', 1)[0] -%}
-    {%- if marker in folder and '%' not in folder.rsplit(marker, 1)[1] -%}
-      {%- set value = folder.rsplit(marker, 1)[1].split('/')[0] -%}
-      {%- if value not in partitions -%}
-        {%- do partitions.append(value) -%}
-      {%- endif -%}
-    {%- else -%}
-      {%- do whole.append(file) -%}
+  {%- set recorded = [] -%}
+  {%- set current = [] -%}
+  {%- for row in listing.rows -%}
+    {%- set value = stage_partition_value(row[0], partition_by) -%}
+    {%- if row[1] -%}
+      {%- do current.append((row[0], value)) -%}
+    {%- endif -%}
+    {%- if not row[1] or not row[2] -%}
+      {%- do recorded.append(row[0]) -%}
+    {%- endif -%}
+    {%- if row[2] and value is none -%}
+      {%- do whole.append(row[0]) -%}
+    {%- elif row[2] and value not in partitions -%}
+      {%- do partitions.append(value) -%}
     {%- endif -%}
   {%- endfor -%}
+  {%- if not recorded -%}
+    {%- do whole.append('no stage files recorded for the table') -%}
+  {%- endif -%}
   {%- set files = [] -%}
-  {%- if partitions and not whole -%}
-    {%- set current = run_query("select file from glob('" ~ glob ~ "') order by file").columns[0].values() -%}
-    {%- for file in current -%}
-      {%- set folder = file.rsplit('/', 1)[0] -%}
-      {%- if marker in folder and folder.rsplit(marker, 1)[1].split('/')[0] in partitions -%}
+  {%- if not whole -%}
+    {%- for file, value in current | sort -%}
+      {%- if value in partitions -%}
         {%- do files.append(file) -%}
       {%- endif -%}
     {%- endfor -%}
