@@ -164,10 +164,21 @@ def _print_generated(files: list[pipeline.GeneratedFile]) -> None:
 
 @app.command()
 @_locked("stage")
-def stage(lake: LakeOption = None) -> None:
-    """Stage every raw source with the Spark jobs (typed, validated, deduplicated Parquet)."""
+def stage(
+    lake: LakeOption = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Stage every raw file again, not only the files new since the last run (the transactions "
+            "still go on from their bookmark in the source database).",
+        ),
+    ] = False,
+) -> None:
+    """Stage the raw sources with the Spark jobs (typed, validated, deduplicated Parquet): the files new since
+    the last run, merged into the stage tables."""
     settings, store = _settings(lake)
-    audits = _step("Staging with Spark", lambda: pipeline.stage(settings, store))
+    audits = _step("Staging with Spark", lambda: pipeline.stage(settings, store, full_refresh=full_refresh))
     _print_audits(audits)
     unbalanced = [a.source for a in audits if not a.balanced]
     if unbalanced:

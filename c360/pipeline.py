@@ -87,9 +87,15 @@ JDBC_STAGE_JOBS = frozenset({"stage_transactions"})
 """Stage jobs that read the source database: ``run`` gets its connection as ``jdbc``."""
 
 
-def stage(settings: Settings, lake: Lake, progress: Callable[[str], None] | None = None) -> list[SourceAudit]:
+def stage(
+    settings: Settings,
+    lake: Lake,
+    progress: Callable[[str], None] | None = None,
+    full_refresh: bool = False,
+) -> list[SourceAudit]:
     """Run every stage job in one local SparkSession (one JVM start for all of them). The jobs that read the
-    source database get its connection (``C360_PG_DSN``, or the lake's local cluster, started for them)."""
+    source database get its connection (``C360_PG_DSN``, or the lake's local cluster, started for them). The file
+    sources stage the files new since their last run, or every file with ``full_refresh``."""
     import importlib
     from contextlib import ExitStack
 
@@ -111,7 +117,7 @@ def stage(settings: Settings, lake: Lake, progress: Callable[[str], None] | None
                 jdbc = JdbcSource(url=database.jdbc_url, user=database.user, password=database.password)
                 job.run(spark, raw, stage_zone, logs, jdbc=jdbc)
             else:
-                job.run(spark, raw, stage_zone, logs)
+                job.run(spark, raw, stage_zone, logs, full_refresh=full_refresh)
     return latest_audits(lake)
 
 

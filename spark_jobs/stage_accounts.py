@@ -1,6 +1,6 @@
 """Stage job: accounts (mainframe extract ``account``, copybook ``account.cpy``) -> ``<stage>/accounts/``.
 
-Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037]
+Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037] [--full_refresh true]
 Local: called by ``c360 stage`` in the shared SparkSession, or ``python -m spark_jobs.stage_accounts --lake ./lake``
 
 One row per ``account_id``: the record of the latest extract (the full unload and the nightly increments are read
@@ -13,21 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from ingestion.copybooks import DEFAULT_ENCODING
 from spark_jobs.common.copybook_frames import (
     CopybookSource,
     code,
     copybook_main,
+    copybook_run,
     date,
     number,
-    stage_copybook_source,
 )
 from spark_jobs.common.foreign_keys import ForeignKey
 from spark_jobs.common.pkdd_codes import FREQUENCY
-from spark_jobs.common.quality import AuditRecord
 
 SOURCE = CopybookSource(
     name="accounts",
@@ -45,11 +42,7 @@ SOURCE = CopybookSource(
 STAGE_SCHEMA = SOURCE.schema
 
 
-def run(
-    spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str, encoding: str = DEFAULT_ENCODING
-) -> AuditRecord:
-    """Stage every account extract under ``raw_uri``: replace the stage table, quarantine, reconcile, audit."""
-    return stage_copybook_source(spark, SOURCE, raw_uri, stage_uri, logs_uri, encoding)
+run = copybook_run(SOURCE)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Stage job: cards (mainframe extract ``card``, copybook ``card.cpy``) -> ``<stage>/cards/``.
 
-Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037]
+Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037] [--full_refresh true]
 Local: called by ``c360 stage`` in the shared SparkSession, or ``python -m spark_jobs.stage_cards --lake ./lake``
 
 One row per ``card_id`` (the record of the latest extract). ``card_type`` is ``junior``, ``classic`` or ``gold``;
@@ -12,22 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from ingestion.copybooks import DEFAULT_ENCODING
 from spark_jobs.common.copybook_frames import (
     CopybookSource,
     code,
     copybook_main,
+    copybook_run,
     date,
     number,
-    stage_copybook_source,
     timestamp,
 )
 from spark_jobs.common.foreign_keys import ForeignKey
 from spark_jobs.common.pkdd_codes import CARD_TYPE
-from spark_jobs.common.quality import AuditRecord
 
 SOURCE = CopybookSource(
     name="cards",
@@ -46,11 +43,7 @@ SOURCE = CopybookSource(
 STAGE_SCHEMA = SOURCE.schema
 
 
-def run(
-    spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str, encoding: str = DEFAULT_ENCODING
-) -> AuditRecord:
-    """Stage every card extract under ``raw_uri``: replace the stage table, quarantine, reconcile, audit."""
-    return stage_copybook_source(spark, SOURCE, raw_uri, stage_uri, logs_uri, encoding)
+run = copybook_run(SOURCE)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

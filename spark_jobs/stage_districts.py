@@ -1,6 +1,6 @@
 """Stage job: districts (mainframe extract ``district``, copybook ``district.cpy``) -> ``<stage>/districts/``.
 
-Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037]
+Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037] [--full_refresh true]
 Local: called by ``c360 stage`` in the shared SparkSession, or ``python -m spark_jobs.stage_districts --lake ./lake``
 
 Reference data: the demographics of the 77 districts the bank's branches are in, one row per ``district_id``
@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from ingestion.copybooks import DEFAULT_ENCODING
 from spark_jobs.common.copybook_frames import (
     CopybookSource,
     copybook_main,
+    copybook_run,
     number,
-    stage_copybook_source,
     text,
 )
-from spark_jobs.common.quality import AuditRecord
 
 SOURCE = CopybookSource(
     name="districts",
@@ -47,11 +44,7 @@ SOURCE = CopybookSource(
 STAGE_SCHEMA = SOURCE.schema
 
 
-def run(
-    spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str, encoding: str = DEFAULT_ENCODING
-) -> AuditRecord:
-    """Stage every district extract under ``raw_uri``: replace the stage table, quarantine, reconcile, audit."""
-    return stage_copybook_source(spark, SOURCE, raw_uri, stage_uri, logs_uri, encoding)
+run = copybook_run(SOURCE)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -60,7 +60,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.common.args import parse_job_args
+from spark_jobs.common.args import FULL_REFRESH_ARG, is_true, parse_job_args
 from spark_jobs.common.file_bookmarks import FileBookmark, FileVersion, StagedFile, list_versions
 from spark_jobs.common.hadoopfs import HadoopFS, RemoteFile
 from spark_jobs.common.json_lines import has_lone_surrogate_escape, is_one_json_object
@@ -836,13 +836,10 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_job_args(
-        argv if argv is not None else sys.argv[1:], required=[], optional={"full_refresh": "false"}
-    )
+    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[], optional=FULL_REFRESH_ARG)
     raw, stage, logs = lake_uris(args)
-    full_refresh = args["full_refresh"].strip().lower() in ("true", "1", "yes")
     spark = get_session(f"c360-stage-{SOURCE}")
-    print(run(spark, raw, stage, logs, full_refresh).to_json())
+    print(run(spark, raw, stage, logs, is_true(args["full_refresh"])).to_json())
 
 
 if __name__ == "__main__":

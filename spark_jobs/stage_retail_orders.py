@@ -31,7 +31,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.common.args import parse_job_args
+from spark_jobs.common.args import FULL_REFRESH_ARG, is_true, parse_job_args
 from spark_jobs.common.lineage import ingested_at
 from spark_jobs.common.quality import AuditRecord, first_failure
 from spark_jobs.common.runner import (
@@ -286,19 +286,25 @@ SPEC = LineSource(
     partition_by="order_month",
     encoding="utf-8",
     sort_by=("order_month", "order_date", "order_id", "row_id"),
+    incremental=True,
 )
 
 
-def run(spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str) -> AuditRecord:
-    """Stage every retail orders extract under ``raw_uri``: replace the stage table, quarantine, audit."""
-    return stage_prepared_line_source(spark, SPEC, raw_uri, stage_uri, logs_uri, prepare)
+def run(
+    spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str, full_refresh: bool = False
+) -> AuditRecord:
+    """Stage the retail orders extracts under ``raw_uri`` that are new since the last run (every one with
+    ``full_refresh``): merge them into the stage table by license, quarantine, audit."""
+    return stage_prepared_line_source(
+        spark, SPEC, raw_uri, stage_uri, logs_uri, prepare, full_refresh=full_refresh
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[])
+    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[], optional=FULL_REFRESH_ARG)
     raw, stage, logs = lake_uris(args)
     spark = get_session(f"c360-stage-{SOURCE}")
-    print(run(spark, raw, stage, logs).to_json())
+    print(run(spark, raw, stage, logs, is_true(args["full_refresh"])).to_json())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Stage job: standing orders (mainframe extract ``standing_order``, copybook ``standing_order.cpy``) ->
 ``<stage>/standing_orders/``.
 
-Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037]
+Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) [--encoding cp037] [--full_refresh true]
 Local: called by ``c360 stage`` in the shared SparkSession, or ``python -m spark_jobs.stage_standing_orders --lake ./lake``
 
 One row per ``order_id`` (the record of the latest extract). ``k_symbol`` is the purpose in English (``household``,
@@ -13,22 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from ingestion.copybooks import DEFAULT_ENCODING
 from spark_jobs.common.copybook_frames import (
     CopybookSource,
     code,
     copybook_main,
+    copybook_run,
     date,
     number,
-    stage_copybook_source,
     text,
 )
 from spark_jobs.common.foreign_keys import ForeignKey
 from spark_jobs.common.pkdd_codes import K_SYMBOL
-from spark_jobs.common.quality import AuditRecord
 
 SOURCE = CopybookSource(
     name="standing_orders",
@@ -49,12 +46,7 @@ SOURCE = CopybookSource(
 STAGE_SCHEMA = SOURCE.schema
 
 
-def run(
-    spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str, encoding: str = DEFAULT_ENCODING
-) -> AuditRecord:
-    """Stage every standing order extract under ``raw_uri``: replace the stage table, quarantine, reconcile,
-    audit."""
-    return stage_copybook_source(spark, SOURCE, raw_uri, stage_uri, logs_uri, encoding)
+run = copybook_run(SOURCE)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -23,6 +23,10 @@ that raw = stage + quarantined + deduplicated holds:
 - every valid row of an older snapshot is a deduplicated row too: either it is identical to a row of the latest
   snapshot, or the link has disappeared from the source since (the bank removed it), and the current map no
   longer holds it. Older snapshots stay in the raw zone as the history of the links.
+
+Incremental: a run reads the snapshots delivered since the last one and the snapshot the stage table was taken
+from, not every snapshot ever delivered (a year of daily snapshots would be 365 of them), and counts those files;
+nothing new, nothing staged. ``--full_refresh true`` reads them all.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.common.args import parse_job_args
+from spark_jobs.common.args import FULL_REFRESH_ARG, is_true, parse_job_args
 from spark_jobs.common.lineage import ingested_at, load_order
 from spark_jobs.common.quality import AuditRecord, first_failure
 from spark_jobs.common.runner import (
@@ -146,19 +150,24 @@ SPEC = LineSource(
     schema=STAGE_SCHEMA,
     dedupe=current_links,
     sort_by=("full_visitor_id", "client_id"),
+    incremental=True,
+    snapshots=True,
 )
 
 
-def run(spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str) -> AuditRecord:
-    """Stage the latest visitor map snapshot under ``raw_uri``; quarantine, reconcile and audit every file."""
-    return stage_prepared_line_source(spark, SPEC, raw_uri, stage_uri, logs_uri, prepare)
+def run(
+    spark: SparkSession, raw_uri: str, stage_uri: str, logs_uri: str, full_refresh: bool = False
+) -> AuditRecord:
+    """Stage the latest visitor map snapshot under ``raw_uri`` (from the new files and the current one, or every
+    file with ``full_refresh``); quarantine, reconcile and audit the files read."""
+    return stage_prepared_line_source(spark, SPEC, raw_uri, stage_uri, logs_uri, prepare, full_refresh)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[])
+    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[], optional=FULL_REFRESH_ARG)
     raw, stage, logs = lake_uris(args)
     spark = get_session(f"c360-stage-{SOURCE}")
-    print(run(spark, raw, stage, logs).to_json())
+    print(run(spark, raw, stage, logs, is_true(args["full_refresh"])).to_json())
 
 
 if __name__ == "__main__":

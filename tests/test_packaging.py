@@ -160,13 +160,25 @@ def test_glue_layout_has_every_stage_script_and_the_library(
     # Glue puts --extra-py-files on sys.path: the shared modules import from the zip alone (no site-packages).
     probe = (
         f"import sys; sys.path.insert(0, {str(library)!r}); import spark_jobs.common.args as a; "
-        "print(a.__file__); print(a.parse_job_args(['--raw_uri', 's3://b/raw'], required=['raw_uri']))"
+        "print(a.__file__); print(a.parse_job_args(['--raw_uri', 's3://b/raw'], required=['raw_uri'])); "
+        "import spark_jobs.common.code_version as v; print(v.__file__); print(v.stage_code_fingerprint())"
     )
     result = subprocess.run(
         [sys.executable, "-S", "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert result.returncode == 0, result.stderr
     assert str(library) in result.stdout and "s3://b/raw" in result.stdout
+    # The version of the stage code that incremental jobs record is the same from the zip as from the sources.
+    module, fingerprint = result.stdout.splitlines()[-2:]
+    assert module.startswith(str(library))
+    from_sources = (
+        f"import sys; sys.path.insert(0, {str(snapshot)!r}); import spark_jobs.common.code_version as v; "
+        "print(v.__file__); print(v.stage_code_fingerprint())"
+    )
+    checkout = subprocess.run(
+        [sys.executable, "-S", "-c", from_sources], capture_output=True, text=True, cwd=tmp_path, check=True
+    ).stdout.splitlines()
+    assert checkout[0].startswith(str(snapshot)) and checkout[1] == fingerprint
 
 
 def test_runner_source_is_an_installable_dbt_project(built: tuple[Path, Manifest]) -> None:

@@ -151,8 +151,9 @@ def test_rerun_gives_the_same_content_and_replaces_the_output(spark, tmp_path: P
     write(tmp_path, "crm_20241201T000000Z.jsonl", [json.dumps(good(i)) for i in range(1, 20)])
     first = run_job(spark, tmp_path)
     before = _content_hash(tmp_path / "stage" / "crm_customers")
-    second = run_job(spark, tmp_path)
-    assert first.batch_id == second.batch_id
+    assert run_job(spark, tmp_path).raw_rows == 0  # no new extract: nothing to stage
+    second = job.run(spark, str(tmp_path / "raw"), str(tmp_path / "stage"), str(tmp_path / "logs"), True)
+    assert first.batch_id == second.batch_id and second.raw_rows == first.raw_rows == 19
     assert _content_hash(tmp_path / "stage" / "crm_customers") == before
     assert len(list((tmp_path / "stage" / "crm_customers").glob("*.parquet"))) == 1
     assert not (tmp_path / "stage" / "crm_customers.old").exists()

@@ -128,9 +128,9 @@ def write_raw(
     return path
 
 
-def run(spark, root: Path, table: str, encoding: str = "ascii"):
+def run(spark, root: Path, table: str, encoding: str = "ascii", full_refresh: bool = False):
     job = JOBS[table][0]
-    return job.run(spark, str(root / "raw"), str(root / "stage"), str(root / "logs"), encoding)
+    return job.run(spark, str(root / "raw"), str(root / "stage"), str(root / "logs"), encoding, full_refresh)
 
 
 def rows(root: Path, table: str, key: str | None = None) -> list[dict]:
@@ -542,7 +542,9 @@ def test_rerun_replaces_the_table_with_the_same_content(spark, generated: dict[s
     root = generated["ascii"]
     before = _content_hash(root / "stage" / "accounts")
     first = json.loads((root / "logs" / "audit" / "accounts" / "latest.json").read_text())
-    second = run(spark, root, "accounts")
+    unchanged = run(spark, root, "accounts")  # no new extract: nothing to stage
+    assert (unchanged.raw_rows, unchanged.files) == (0, [])
+    second = run(spark, root, "accounts", full_refresh=True)
     assert first["batch_id"] == second.batch_id and first["raw_rows"] == second.raw_rows
     assert _content_hash(root / "stage" / "accounts") == before
     assert len(list((root / "stage" / "accounts").glob("*.parquet"))) == 1

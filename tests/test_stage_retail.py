@@ -236,6 +236,8 @@ def test_generated_extracts_rerun_identically_through_the_glue_entry_point(
     first = json.loads(capsys.readouterr().out)
     before = _content_hash(Path(lake.root))
     job.main(argv)
+    assert json.loads(capsys.readouterr().out)["raw_rows"] == 0  # no new extract: nothing to stage
+    job.main([*argv, "--full_refresh", "true"])
     second = json.loads(capsys.readouterr().out)
 
     assert (

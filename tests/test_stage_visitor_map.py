@@ -134,6 +134,8 @@ def test_generated_snapshot_reruns_identically_through_the_glue_entry_point(
     first = json.loads(capsys.readouterr().out)
     before = _content_hash(Path(lake.root))
     job.main(argv)
+    assert json.loads(capsys.readouterr().out)["raw_rows"] == 0  # no new snapshot: nothing to stage
+    job.main([*argv, "--full_refresh", "true"])
     second = json.loads(capsys.readouterr().out)
 
     assert first["stage_rows"] == second["stage_rows"] == count == len(set(pairs)) and first["balanced"]

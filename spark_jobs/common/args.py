@@ -11,6 +11,15 @@ _UNSAFE_LOCATION = re.compile(r"['\"`;\x00-\x1f\x7f]")
 """Characters a location argument (``--lake``, ``--*_uri``) may not hold: paths end up quoted in SQL and logs."""
 
 
+FULL_REFRESH_ARG = {"full_refresh": "false"}
+"""The optional ``--full_refresh true`` of an incremental job: stage every raw file again."""
+
+
+def is_true(value: str) -> bool:
+    """A flag argument's value: ``true``, ``1`` or ``yes`` (any case)."""
+    return value.strip().lower() in ("true", "1", "yes")
+
+
 class JobArgumentError(ValueError):
     """A required job argument is missing or malformed."""
 

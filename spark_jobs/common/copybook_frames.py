@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ingestion.copybooks import DEFAULT_ENCODING, Field, RecordLayout, is_ebcdic, load_layout
-from spark_jobs.common.args import parse_job_args
+from spark_jobs.common.args import FULL_REFRESH_ARG, is_true, parse_job_args
 from spark_jobs.common.foreign_keys import ForeignKey, flag_orphans, require_parents
 from spark_jobs.common.hadoopfs import HadoopFS
 from spark_jobs.common.lineage import ingested_at
@@ -49,8 +49,8 @@ LINEAGE_FIELDS = [
 ]
 ORPHAN_FIELD = T.StructField("is_orphan", T.BooleanType(), False)
 RAW_SUFFIXES = (".dat",)
-StageRun = Callable[[SparkSession, str, str, str, str], AuditRecord]
-"""A job's ``run(spark, raw_uri, stage_uri, logs_uri, encoding)``."""
+StageRun = Callable[[SparkSession, str, str, str, str, bool], AuditRecord]
+"""A job's ``run(spark, raw_uri, stage_uri, logs_uri, encoding, full_refresh)``."""
 
 _POSITIVE_OVERPUNCH = "{ABCDEFGHI"
 _NEGATIVE_OVERPUNCH = "}JKLMNOPQR"
@@ -343,6 +343,8 @@ def line_source(source: CopybookSource, stage_root: str, encoding: str = DEFAULT
         encoding=encoding,
         record_length=layout.record_length if is_ebcdic(encoding) else None,
         sort_by=(source.key,),
+        incremental=True,
+        parents=tuple(fk.parent_table for fk in source.foreign_keys),
     )
 
 
@@ -353,16 +355,41 @@ def stage_copybook_source(
     stage_uri: str,
     logs_uri: str,
     encoding: str = DEFAULT_ENCODING,
+    full_refresh: bool = False,
 ) -> AuditRecord:
-    """Stage every extract of ``source`` (the full unload and the nightly increments) into ``<stage>/<name>/``."""
+    """Stage the extracts of ``source`` (the full unload and the nightly increments) into ``<stage>/<name>/``:
+    the ones new since the last run, merged by key into the table (every one with ``full_refresh``)."""
     stage_root = stage_uri.rstrip("/")
     require_parents(HadoopFS(spark), source.name, source.foreign_keys, stage_root)
-    return stage_line_source(spark, line_source(source, stage_root, encoding), raw_uri, stage_uri, logs_uri)
+    spec = line_source(source, stage_root, encoding)
+    return stage_line_source(spark, spec, raw_uri, stage_uri, logs_uri, full_refresh=full_refresh)
+
+
+def copybook_run(source: CopybookSource) -> StageRun:
+    """The ``run`` of a mainframe stage job (every one is :func:`stage_copybook_source` of its source)."""
+
+    def run(
+        spark: SparkSession,
+        raw_uri: str,
+        stage_uri: str,
+        logs_uri: str,
+        encoding: str = DEFAULT_ENCODING,
+        full_refresh: bool = False,
+    ) -> AuditRecord:
+        return stage_copybook_source(spark, source, raw_uri, stage_uri, logs_uri, encoding, full_refresh)
+
+    run.__doc__ = (
+        f"Stage the {source.raw_prefix} extracts under ``raw_uri`` that are new since the last run (every one "
+        f"with ``full_refresh``) into ``<stage>/{source.name}/``: merge, quarantine, reconcile, audit."
+    )
+    return run
 
 
 def copybook_main(source: CopybookSource, argv: Sequence[str] | None, run: StageRun) -> None:
-    """The script entry point of a mainframe stage job: ``--lake`` (or the three URIs) and ``--encoding``."""
-    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[])
+    """The script entry point of a mainframe stage job: ``--lake`` (or the three URIs), ``--encoding`` and
+    ``--full_refresh true`` (stage every extract again)."""
+    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[], optional=FULL_REFRESH_ARG)
     raw, stage, logs = lake_uris(args)
     spark = get_session(f"c360-stage-{source.name}")
-    print(run(spark, raw, stage, logs, args.get("encoding") or DEFAULT_ENCODING).to_json())
+    encoding = args.get("encoding") or DEFAULT_ENCODING
+    print(run(spark, raw, stage, logs, encoding, is_true(args["full_refresh"])).to_json())

@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 from spark_jobs.common.hadoopfs import HadoopFS
@@ -47,6 +48,9 @@ class FileBookmark:
     source: str
     files: dict[str, StagedFile] = field(default_factory=dict)
     """Relative path -> the version staged."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """What else the staged rows were computed from (e.g. the stage code's fingerprint, the parent tables an
+    orphan flag was checked against), name -> signature: a job compares them with the current ones."""
 
     @classmethod
     def load(cls, fs: HadoopFS, uri: str, source: str) -> FileBookmark | None:
@@ -55,7 +59,11 @@ class FileBookmark:
         if not fs.exists(uri):
             return None
         try:
-            document = json.loads(fs.read_text(uri))
+            text = fs.read_text(uri)
+        except Py4JJavaError:  # e.g. a checksum error: unreadable
+            return None
+        try:
+            document = json.loads(text)
             if document.get("version") != VERSION or document.get("source") != source:
                 return None
             files = {
@@ -67,9 +75,10 @@ class FileBookmark:
                 )
                 for key, entry in document["files"].items()
             }
+            inputs = {str(name): str(value) for name, value in document.get("inputs", {}).items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
-        return cls(source=source, files=files)
+        return cls(source=source, files=files, inputs=inputs)
 
     def save(self, fs: HadoopFS, uri: str) -> None:
         document = {
@@ -77,6 +86,7 @@ class FileBookmark:
             "source": self.source,
             "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "files": {key: asdict(entry) for key, entry in sorted(self.files.items())},
+            "inputs": dict(sorted(self.inputs.items())),
         }
         fs.write_text(uri, json.dumps(document, indent=1, sort_keys=True) + "\n")
 

@@ -3,10 +3,20 @@ latest record per business key, write the stage table atomically, quarantine the
 
 A job supplies a :class:`LineSource` (its parse and dedup transformations and its stage schema) and calls
 :func:`stage_line_source`. Raw rows = stage rows + quarantined rows + deduplicated rows, or the job fails.
+
+Incremental sources (``LineSource.incremental``: files that add or update records by business key, such as the
+mainframe's nightly increments) stage only the files that are new since the last run and merge their rows into the
+stage table with the same ``dedupe`` as a full run: the bookmark ``<logs>/bookmarks/<source>.json`` remembers each
+staged file (size and modification time) and what else the rows were computed from (the stage code, the encoding,
+the parent tables of the orphan flags). A full run replaces it all when a staged file changed or disappeared, the
+code or encoding changed, the stage table is missing or of other columns, or ``full_refresh`` is asked for.
+Snapshot sources (``LineSource.snapshots``: every file is the whole state, such as the visitor map) read the new
+files and the one snapshot the stage table was taken from, instead of every snapshot ever delivered.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -15,7 +25,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.common.hadoopfs import HadoopFS
+from spark_jobs.common.code_version import stage_code_fingerprint
+from spark_jobs.common.file_bookmarks import FileBookmark, FileVersion, StagedFile, list_versions
+from spark_jobs.common.hadoopfs import HadoopFS, RemoteFile
 from spark_jobs.common.quality import (
     AuditRecord,
     batch_id_for,
@@ -50,6 +62,22 @@ class LineSource:
     header_lines: int = 0
     """Lines at the top of every file that are a header, not records (not counted as raw rows)."""
     sort_by: tuple[str, ...] = ()
+    incremental: bool = False
+    """Stage only new files and merge their rows into the stage table by ``dedupe`` (which must then give, for
+    the stage rows plus the new rows, what it gives for all the files' rows)."""
+    snapshots: bool = False
+    """With ``incremental``: every file is a whole snapshot and ``dedupe`` keeps the rows of the latest one, so
+    an incremental run reads the new files and the one the stage table was taken from, and replaces the table
+    from them (the earlier snapshots cannot win)."""
+    parents: tuple[str, ...] = ()
+    """The stage tables ``dedupe`` reads (the parents of its orphan flags): when one changed since the last run,
+    an incremental run merges (and so flags again) even without new rows."""
+
+    def __post_init__(self) -> None:
+        if self.incremental and self.dedupe is None:
+            raise ValueError(f"{self.name}: an incremental source needs a dedupe to merge new rows by key")
+        if self.snapshots and not self.incremental:
+            raise ValueError(f"{self.name}: snapshots is a kind of incremental source")
 
 
 @dataclass(frozen=True)
@@ -77,12 +105,19 @@ def count_rows(*frames: DataFrame) -> list[int]:
     return [int(count) for count in row]
 
 
-def transform(spec: LineSource, lines: DataFrame, batch_id: str) -> StageOutcome:
+def transform(
+    spec: LineSource, lines: DataFrame, batch_id: str, existing: DataFrame | None = None
+) -> StageOutcome:
     """Everything but I/O: raw lines in; stage rows, quarantine rows and the counts out.
 
     The lines, the good rows and the stage rows are cached, and counted together in one action: the parse, the
     deduplication and the foreign-key lookups then run once, and the stage table is written from the cache.
-    An empty quarantine is written without parsing the lines again."""
+    An empty quarantine is written without parsing the lines again.
+
+    With ``existing`` (the current stage table, for an incremental run), the stage rows are ``dedupe`` of the
+    existing rows and the new good rows together, and the batch counts what it changed: ``stage_rows`` the rows
+    it added to the table, ``deduplicated_rows`` its good rows that did not add one (they replaced a row of the
+    table, lost to one, or repeated one another)."""
     records = lines.where(F.col("_line_number") > spec.header_lines) if spec.header_lines else lines
     records = records.cache()
     undecodable = records.where(F.col("_decode_error").isNotNull()).withColumn(
@@ -94,7 +129,15 @@ def transform(spec: LineSource, lines: DataFrame, batch_id: str) -> StageOutcome
     readable = records.where(F.col("_decode_error").isNull() & (F.trim(F.col("raw_record")) != ""))
     good, bad = spec.parse(readable.drop("_decode_error"), batch_id)
     stage_columns = [field.name for field in spec.schema.fields]
-    if spec.dedupe:
+    if existing is not None and spec.dedupe:
+        good = good.cache()
+        stage = (
+            spec.dedupe(good.unionByName(as_good_rows(existing, good.schema))).select(stage_columns).cache()
+        )
+        raw_rows, good_rows, rows_after, rows_before = count_rows(records, good, stage, existing)
+        stage_rows = rows_after - rows_before
+        cached = (stage, good, records)
+    elif spec.dedupe:
         good = good.cache()
         stage = spec.dedupe(good).select(stage_columns).cache()
         raw_rows, good_rows, stage_rows = count_rows(records, good, stage)
@@ -118,6 +161,19 @@ def transform(spec: LineSource, lines: DataFrame, batch_id: str) -> StageOutcome
         quarantined_rows=quarantined_rows,
         deduplicated_rows=good_rows - stage_rows,
         cached=cached,
+    )
+
+
+def as_good_rows(stage: DataFrame, schema: T.StructType) -> DataFrame:
+    """Stage rows in the shape of a parse's good rows (``schema``), so that ``dedupe`` can rank them with new
+    rows: a column the stage table does not keep (the line number, which only orders the lines of one file) is
+    null, and columns ``dedupe`` adds (the orphan flag) are dropped, to be computed again."""
+    columns = set(stage.columns)
+    return stage.select(
+        [
+            (F.col(f.name) if f.name in columns else F.lit(None)).cast(f.dataType).alias(f.name)
+            for f in schema.fields
+        ]
     )
 
 
@@ -150,41 +206,76 @@ def stage_line_source(
     stage_uri: str,
     logs_uri: str,
     prepare: Prepare | None = None,
+    full_refresh: bool = False,
 ) -> AuditRecord:
-    """Stage every file of ``spec`` under ``raw_uri``: replace the stage table, quarantine, reconcile, audit.
+    """Stage the files of ``spec`` under ``raw_uri``: replace the stage table, quarantine, reconcile, audit. An
+    incremental source stages only its new files, unless ``full_refresh`` (see the module's docstring).
 
     ``prepare`` (optional) runs between reading the lines and :func:`transform`: raw rows are the lines it
     returns, so lines it drops, such as valid headers, are not records."""
     fs = HadoopFS(spark)
     raw_root = raw_uri.rstrip("/")
     stage_root = stage_uri.rstrip("/")
-    files = fs.list_files(f"{raw_root}/{spec.raw_prefix}", suffixes=spec.suffixes)
-    batch_id = batch_id_for(spec.name, files, raw_root)
+    source_root = f"{raw_root}/{spec.raw_prefix}"
+    target = f"{stage_root}/{spec.name}"
+    bookmark_uri = f"{logs_uri.rstrip('/')}/bookmarks/{spec.name}.json"
+    # What a killed run left half-written: its batch (so its staging folder) may not be this run's.
+    fs.delete(f"{stage_root}/_staging/{spec.name}")
+    fs.delete(f"{stage_root}/_staging/_quarantine/{spec.name}")
+    files = list_versions(spark, source_root, spec.suffixes)
+    inputs = stage_inputs(spark, spec, stage_root)
+    bookmark = None
+    if spec.incremental and not full_refresh:
+        bookmark = current_bookmark(spark, fs, spec, bookmark_uri, target, files, source_root, inputs)
+    existing: DataFrame | None = None
+    if bookmark is None:
+        read, stage_any = files, True
+        bookmark = FileBookmark(spec.name)
+    else:
+        read = [f for f in files if _key(source_root, f.uri) not in bookmark.files]
+        # Only empty new files (or none) and the same parents: the stage table stays as it is.
+        stage_any = any(f.size for f in read) or bookmark.inputs != inputs
+        if not read and not stage_any:
+            return AuditRecord(spec.name, batch_id_for(spec.name, [], raw_root), 0, 0, 0, 0, stage_uri=target)
+        if stage_any and spec.snapshots:
+            read = snapshot_reads(spark, target, files, read)
+        elif stage_any:
+            existing = spark.read.parquet(target)
+    remote = [RemoteFile(f.uri, f.size) for f in read]
+    batch_id = batch_id_for(spec.name, remote, raw_root)
+    quarantine = f"{stage_root}/_quarantine/{spec.name}/batch_id={batch_id}"
+    if stage_any:
+        record = _stage_files(spark, fs, spec, remote, batch_id, stage_root, quarantine, prepare, existing)
+    else:  # only empty new files: no Spark job, an audit of zero rows
+        record = AuditRecord(spec.name, batch_id, 0, 0, 0, 0, [f.uri for f in read], target)
+    write_audit(fs, logs_uri, record)
+    reconcile(record)
+    if spec.incremental:
+        for f in read:
+            bookmark.files[_key(source_root, f.uri)] = StagedFile(f.size, f.modified_ms, (), batch_id)
+        bookmark.inputs = inputs
+        bookmark.save(fs, bookmark_uri)
+    return record
+
+
+def _stage_files(
+    spark: SparkSession,
+    fs: HadoopFS,
+    spec: LineSource,
+    files: list[RemoteFile],
+    batch_id: str,
+    stage_root: str,
+    quarantine: str,
+    prepare: Prepare | None,
+    existing: DataFrame | None,
+) -> AuditRecord:
+    """Read, transform and publish ``files`` (merged into ``existing``, when given): the batch's audit record.
+    A batch that does not reconcile publishes nothing."""
+    target = f"{stage_root}/{spec.name}"
     lines = read_lines(spark, files, spec.encoding, spec.record_length)
     if prepare is not None:
         lines = lines.cache()
-    outcome = transform(spec, prepare(lines) if prepare is not None else lines, batch_id)
-
-    target = f"{stage_root}/{spec.name}"
-    publish(
-        fs,
-        outcome.stage,
-        target,
-        f"{stage_root}/_staging/{spec.name}/{batch_id}",
-        spec.sort_by,
-        spec.partition_by,
-    )
-    quarantine = f"{stage_root}/_quarantine/{spec.name}/batch_id={batch_id}"
-    publish(
-        fs,
-        outcome.quarantine.drop("_batch_id"),
-        quarantine,
-        f"{stage_root}/_staging/_quarantine/{spec.name}/{batch_id}",
-        ("_source_file", "_line_number"),
-    )
-    outcome.unpersist()
-    if prepare is not None:
-        lines.unpersist()
+    outcome = transform(spec, prepare(lines) if prepare is not None else lines, batch_id, existing)
     record = AuditRecord(
         source=spec.name,
         batch_id=batch_id,
@@ -194,11 +285,96 @@ def stage_line_source(
         deduplicated_rows=outcome.deduplicated_rows,
         files=[f.uri for f in files],
         stage_uri=target,
-        quarantine_uri=quarantine,
+        quarantine_uri=quarantine if files else "",
     )
-    write_audit(fs, logs_uri, record)
-    reconcile(record)
+    if not record.balanced:  # fail before anything is published (the audit says why)
+        return record
+    publish(
+        fs,
+        outcome.stage,
+        target,
+        f"{stage_root}/_staging/{spec.name}/{batch_id}",
+        spec.sort_by,
+        spec.partition_by,
+    )
+    if files:  # a batch without files (orphan flags checked again) has no quarantine
+        publish(
+            fs,
+            outcome.quarantine.drop("_batch_id"),
+            quarantine,
+            f"{stage_root}/_staging/_quarantine/{spec.name}/{batch_id}",
+            ("_source_file", "_line_number"),
+        )
+    outcome.unpersist()
+    if prepare is not None:
+        lines.unpersist()
     return record
+
+
+def snapshot_reads(
+    spark: SparkSession, target: str, files: list[FileVersion], new: list[FileVersion]
+) -> list[FileVersion]:
+    """What an incremental run of a snapshot source reads: the ``new`` files and the file the stage table was
+    taken from (the latest snapshot so far: every earlier staged file lost to it, or had a wrong header). Every
+    file when the table is empty, since it then does not tell which snapshot it was taken from."""
+    taken_from = {row[0] for row in spark.read.parquet(target).select("_source_file").distinct().collect()}
+    if not taken_from:
+        return files
+    return sorted({*new, *(f for f in files if f.uri in taken_from)}, key=lambda f: f.uri)
+
+
+def _key(source_root: str, uri: str) -> str:
+    """A raw file's bookmark key: its path below the source's folder."""
+    return uri[len(source_root) :].lstrip("/")
+
+
+def current_bookmark(
+    spark: SparkSession,
+    fs: HadoopFS,
+    spec: LineSource,
+    uri: str,
+    target: str,
+    files: list[FileVersion],
+    source_root: str,
+    inputs: Mapping[str, str],
+) -> FileBookmark | None:
+    """The bookmark an incremental run can go on from; None when the run must stage every file: no bookmark or
+    stage table, a staged file changed or gone, other stage code or encoding, a stage table of other columns."""
+    if not fs.exists(target):
+        return None
+    bookmark = FileBookmark.load(fs, uri, spec.name)
+    if bookmark is None:
+        return None
+    same_settings = all(
+        bookmark.inputs.get(name) == value for name, value in inputs.items() if name in SETTINGS
+    )
+    listed = {_key(source_root, f.uri): f for f in files}
+    unchanged = all(key in listed and bookmark.is_current(key, listed[key]) for key in bookmark.files)
+    if not (same_settings and unchanged):
+        return None
+    if [(f.name, f.dataType) for f in spark.read.parquet(target).schema.fields] != [
+        (f.name, f.dataType) for f in spec.schema.fields
+    ]:
+        return None
+    return bookmark
+
+
+SETTINGS = ("code", "encoding")
+"""The inputs whose change makes an incremental source stage every file again (a changed parent table only
+re-flags the rows)."""
+
+
+def stage_inputs(spark: SparkSession, spec: LineSource, stage_root: str) -> dict[str, str]:
+    """What the stage rows of ``spec`` depend on besides its raw files: the stage code, the encoding and record
+    length it reads with, and the version of every parent table (its files' names, sizes and times)."""
+    inputs = {"code": stage_code_fingerprint(), "encoding": f"{spec.encoding}/{spec.record_length or ''}"}
+    for parent in spec.parents:
+        root = f"{stage_root}/{parent}"
+        digest = hashlib.sha256()
+        for f in list_versions(spark, root, (".parquet",)):
+            digest.update(f"{_key(root, f.uri)}\0{f.size}\0{f.modified_ms}\n".encode())
+        inputs[f"parent:{parent}"] = digest.hexdigest()[:16]
+    return inputs
 
 
 def lake_uris(args: dict[str, str]) -> tuple[str, str, str]:
@@ -245,10 +421,16 @@ def mark_headers(lines: DataFrame, errors: Mapping[str, str | None]) -> DataFram
 
 
 def stage_prepared_line_source(
-    spark: SparkSession, spec: LineSource, raw_uri: str, stage_uri: str, logs_uri: str, prepare: Prepare
+    spark: SparkSession,
+    spec: LineSource,
+    raw_uri: str,
+    stage_uri: str,
+    logs_uri: str,
+    prepare: Prepare,
+    full_refresh: bool = False,
 ) -> AuditRecord:
     """:func:`stage_line_source` with a ``prepare`` step between reading the lines and :func:`transform`."""
-    return stage_line_source(spark, spec, raw_uri, stage_uri, logs_uri, prepare)
+    return stage_line_source(spark, spec, raw_uri, stage_uri, logs_uri, prepare, full_refresh)
 
 
 # --- partition-wise publishing ------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_a_full_disk_while_staging_keeps_the_previous_stage_tables(lake: Path) -
     lineage_path = ("_source_file",)
     before = zone_hashes(stage, exclude=lineage_path)
     with tmpfs_in_place(stage, disk_usage(stage) + 64 * 1024):
-        result = CliRunner().invoke(app, ["stage", "--lake", str(lake)])
+        result = CliRunner().invoke(app, ["stage", "--lake", str(lake), "--full-refresh"])
         assert result.exit_code == 1
         assert_clear_error(result.output, "Staging with Spark failed", "the lake's disk is full")
         assert zone_hashes(stage, exclude=lineage_path) == before

@@ -1,5 +1,6 @@
-"""A stage run killed (SIGKILL) in the middle of writing a table, then run again: the result is the one an
-uninterrupted run gives, with no partial, duplicated or leftover files, and every table reconciles."""
+"""A stage run (``--full-refresh``, so that every table is written) killed (SIGKILL) in the middle of writing a
+table, then run again: the result is the one an uninterrupted run gives, with no partial, duplicated or leftover
+files, and every table reconciles."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def test_a_stage_run_killed_mid_write_is_completed_by_the_rerun(built_lake: Path
 
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
     process = subprocess.Popen(
-        [C360, "stage", "--lake", str(lake)],
+        [C360, "stage", "--lake", str(lake), "--full-refresh"],  # every table is written again
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
