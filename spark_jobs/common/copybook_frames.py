@@ -4,8 +4,9 @@
 A job describes its stage table with a :class:`CopybookSource`: the raw folder, the copybook, the business key,
 one :class:`StageColumn` per stage column (which copybook field it comes from and how it is typed: a number, a
 trimmed text, a YYYYMMDD or YYMMDD date, a code translated to its English value, a date and time) and the foreign
-keys to flag. :func:`stage_copybook_source` then runs the shared line-source flow of :mod:`spark_jobs.common.runner`
-(read, parse, keep the latest record per key, publish atomically, quarantine, reconcile, audit).
+keys to flag. :func:`copybook_run` makes the job's ``run``, which runs the shared line-source flow of
+:mod:`spark_jobs.common.runner` (read, parse, keep the latest record per key, publish atomically, quarantine,
+reconcile, audit).
 
 Quarantine reasons, per record:
 
@@ -348,25 +349,10 @@ def line_source(source: CopybookSource, stage_root: str, encoding: str = DEFAULT
     )
 
 
-def stage_copybook_source(
-    spark: SparkSession,
-    source: CopybookSource,
-    raw_uri: str,
-    stage_uri: str,
-    logs_uri: str,
-    encoding: str = DEFAULT_ENCODING,
-    full_refresh: bool = False,
-) -> AuditRecord:
-    """Stage the extracts of ``source`` (the full unload and the nightly increments) into ``<stage>/<name>/``:
-    the ones new since the last run, merged by key into the table (every one with ``full_refresh``)."""
-    stage_root = stage_uri.rstrip("/")
-    require_parents(HadoopFS(spark), source.name, source.foreign_keys, stage_root)
-    spec = line_source(source, stage_root, encoding)
-    return stage_line_source(spark, spec, raw_uri, stage_uri, logs_uri, full_refresh=full_refresh)
-
-
 def copybook_run(source: CopybookSource) -> StageRun:
-    """The ``run`` of a mainframe stage job (every one is :func:`stage_copybook_source` of its source)."""
+    """The ``run`` of a mainframe stage job: stage the extracts of ``source`` (the full unload and the nightly
+    increments) into ``<stage>/<name>/``, the ones new since the last run merged by key into the table (every
+    one with ``full_refresh``)."""
 
     def run(
         spark: SparkSession,
@@ -376,7 +362,10 @@ def copybook_run(source: CopybookSource) -> StageRun:
         encoding: str = DEFAULT_ENCODING,
         full_refresh: bool = False,
     ) -> AuditRecord:
-        return stage_copybook_source(spark, source, raw_uri, stage_uri, logs_uri, encoding, full_refresh)
+        stage_root = stage_uri.rstrip("/")
+        require_parents(HadoopFS(spark), source.name, source.foreign_keys, stage_root)
+        spec = line_source(source, stage_root, encoding)
+        return stage_line_source(spark, spec, raw_uri, stage_uri, logs_uri, full_refresh=full_refresh)
 
     run.__doc__ = (
         f"Stage the {source.raw_prefix} extracts under ``raw_uri`` that are new since the last run (every one "
