@@ -170,8 +170,8 @@ def stage(
         bool,
         typer.Option(
             "--full-refresh",
-            help="Stage every raw file again, not only the files new since the last run (the transactions "
-            "still go on from their bookmark in the source database).",
+            help="Stage every raw file and every source database row again, not only what is new since the "
+            "last run.",
         ),
     ] = False,
 ) -> None:

@@ -95,7 +95,8 @@ def stage(
 ) -> list[SourceAudit]:
     """Run every stage job in one local SparkSession (one JVM start for all of them). The jobs that read the
     source database get its connection (``C360_PG_DSN``, or the lake's local cluster, started for them). The file
-    sources stage the files new since their last run, or every file with ``full_refresh``."""
+    sources stage the files new since their last run and the database the rows after its bookmark; with
+    ``full_refresh``, every file and every row."""
     import importlib
     from contextlib import ExitStack
 
@@ -115,7 +116,7 @@ def stage(
             if name in JDBC_STAGE_JOBS:
                 database = database or services.enter_context(source_database(settings.lake))
                 jdbc = JdbcSource(url=database.jdbc_url, user=database.user, password=database.password)
-                job.run(spark, raw, stage_zone, logs, jdbc=jdbc)
+                job.run(spark, raw, stage_zone, logs, jdbc=jdbc, full_refresh=full_refresh)
             else:
                 job.run(spark, raw, stage_zone, logs, full_refresh=full_refresh)
     return latest_audits(lake)

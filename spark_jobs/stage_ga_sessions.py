@@ -45,8 +45,9 @@ ga_sessions.json`` remembers each staged file's size, modification time and the 
 reads only new or changed files (plus, rarely, unchanged files that share a session date with them, so that
 deduplication stays exact), and rewrites only the ``session_date`` partitions they touch, each swapped in whole
 (:func:`spark_jobs.common.runner.publish_partitions`); the other partitions are not touched. A removed raw file
-has its partitions rebuilt from what remains. ``--full_refresh true``, a missing bookmark or a missing stage
-table rebuild everything and replace the tables whole.
+has its partitions rebuilt from what remains. ``--full_refresh true``, a missing bookmark or stage table, or
+other stage code than the bookmark's (:func:`spark_jobs.common.code_version.stage_code_fingerprint`, so that an
+edited rule reaches every session) rebuild everything and replace the tables whole.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from spark_jobs.common.args import FULL_REFRESH_ARG, is_true, parse_job_args
+from spark_jobs.common.code_version import stage_code_fingerprint
 from spark_jobs.common.file_bookmarks import FileBookmark, FileVersion, StagedFile, list_versions
 from spark_jobs.common.hadoopfs import HadoopFS, RemoteFile
 from spark_jobs.common.json_lines import has_lone_surrogate_escape, is_one_json_object
@@ -762,7 +764,7 @@ def _full_refresh(
     batch = _stage_batch(spark, zones, files)
     _check(fs, zones, batch.records)
     _publish(fs, zones, batch, None, None)
-    bookmark = FileBookmark(SOURCE)
+    bookmark = FileBookmark(SOURCE, inputs={"code": stage_code_fingerprint(SOURCE)})
     _remember(bookmark, zones, batch)
     _finish(fs, zones, batch, bookmark)
     return batch.records
@@ -825,7 +827,7 @@ def run(
     bookmark = None
     if not full_refresh and fs.exists(zones.sessions) and fs.exists(zones.hits):
         bookmark = FileBookmark.load(fs, zones.bookmark, SOURCE)
-    if bookmark is None:
+    if bookmark is None or bookmark.inputs.get("code") != stage_code_fingerprint(SOURCE):
         return _full_refresh(spark, fs, zones, files)[0]
     records = _incremental(spark, fs, zones, files, bookmark)
     if records is None:

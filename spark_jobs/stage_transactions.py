@@ -4,12 +4,14 @@ Parquet in ``<stage>/transactions/``, partitioned by month (``trans_month=YYYY-M
 Glue:  --lake s3://bucket-prefix (or --raw_uri/--stage_uri/--logs_uri) and the connection: --connection_name NAME
        (resolved with GlueContext.extract_jdbc_conf), or --jdbc_url URL --db_user USER with the password in the
        environment (C360_PG_PASSWORD) or --db_password. Optional: --num_partitions 4, --max_attempts 3,
-       --backoff_seconds 2, --fetch_size 10000.
+       --backoff_seconds 2, --fetch_size 10000, --full_refresh true.
 Local: called by ``c360 stage`` with the lake's source database (``c360.services.source_db``).
 
 A batch, like a Glue job bookmark:
 
-1. The bookmark ``<logs>/bookmarks/transactions.json`` says the highest ``trans_id`` already staged (none: 0).
+1. The bookmark ``<logs>/bookmarks/transactions.json`` says the highest ``trans_id`` already staged (none: 0),
+   and the fingerprint of the code that staged it. Other code than this job's now, or ``--full_refresh true``,
+   extracts from 0 again: every row goes through the current rules and replaces its staged copy.
 2. A min/max/count query over ``trans_id > bookmark`` fixes the batch's range; rows that arrive meanwhile are
    left for the next batch.
 3. The range is read in parallel (``partitionColumn=trans_id``, ``lowerBound``/``upperBound`` from step 2,
@@ -39,7 +41,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.common.args import JobArgumentError, parse_job_args
+from spark_jobs.common.args import FULL_REFRESH_ARG, JobArgumentError, is_true, parse_job_args
+from spark_jobs.common.code_version import stage_code_fingerprint
 from spark_jobs.common.foreign_keys import ForeignKey, flag_orphans, require_parents
 from spark_jobs.common.hadoopfs import HadoopFS
 from spark_jobs.common.jdbc import JdbcSource, jdbc_source_from_args, read_query, with_retries
@@ -265,8 +268,10 @@ def run(
     max_attempts: int = DEFAULT_ATTEMPTS,
     backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
     fetch_size: int = DEFAULT_FETCH_SIZE,
+    full_refresh: bool = False,
 ) -> AuditRecord:
-    """Stage the transactions added since the bookmark (``raw_uri`` is unused: the source is the database)."""
+    """Stage the transactions added since the bookmark (all of them with ``full_refresh``, no bookmark, or one
+    written by other stage code; ``raw_uri`` is unused: the source is the database)."""
     fs = HadoopFS(spark)
     stage_root = stage_uri.rstrip("/")
     target = f"{stage_root}/{SOURCE}"
@@ -276,8 +281,9 @@ def run(
     fs.delete(work)
     source_file = f"{jdbc.display}#{TABLE}"
 
-    bookmark = read_bookmark(fs, logs_uri, SOURCE)
-    after = bookmark.last_value if bookmark else 0
+    code = stage_code_fingerprint(SOURCE)
+    bookmark = None if full_refresh else read_bookmark(fs, logs_uri, SOURCE)
+    after = bookmark.last_value if bookmark and bookmark.code == code else 0
     bounds = with_retries(
         lambda _attempt: read_bounds(spark, jdbc, after),
         f"reading the range of {TABLE}",
@@ -391,7 +397,7 @@ def run(
     )
     write_audit(fs, logs_uri, record)
     reconcile(record)
-    write_bookmark(fs, logs_uri, Bookmark(SOURCE, TABLE, KEY, bounds.last, batch_id))
+    write_bookmark(fs, logs_uri, Bookmark(SOURCE, TABLE, KEY, bounds.last, batch_id, code=code))
     fs.delete(work)
     return record
 
@@ -407,7 +413,7 @@ def _int_arg(args: dict[str, str], name: str, default: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[])
+    args = parse_job_args(argv if argv is not None else sys.argv[1:], required=[], optional=FULL_REFRESH_ARG)
     raw, stage, logs = lake_uris(args)
     spark = get_session(f"c360-stage-{SOURCE}")
     jdbc = jdbc_source_from_args(args)
@@ -427,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_attempts=_int_arg(args, "max_attempts", DEFAULT_ATTEMPTS),
         backoff_seconds=backoff,
         fetch_size=_int_arg(args, "fetch_size", DEFAULT_FETCH_SIZE),
+        full_refresh=is_true(args["full_refresh"]),
     )
     print(record.to_json())
 

@@ -161,7 +161,7 @@ def test_glue_layout_has_every_stage_script_and_the_library(
     probe = (
         f"import sys; sys.path.insert(0, {str(library)!r}); import spark_jobs.common.args as a; "
         "print(a.__file__); print(a.parse_job_args(['--raw_uri', 's3://b/raw'], required=['raw_uri'])); "
-        "import spark_jobs.common.code_version as v; print(v.__file__); print(v.stage_code_fingerprint())"
+        "import spark_jobs.common.code_version as v; print(v.__file__); print(v.stage_code_fingerprint('ga_sessions'))"
     )
     result = subprocess.run(
         [sys.executable, "-S", "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=False
@@ -173,7 +173,7 @@ def test_glue_layout_has_every_stage_script_and_the_library(
     assert module.startswith(str(library))
     from_sources = (
         f"import sys; sys.path.insert(0, {str(snapshot)!r}); import spark_jobs.common.code_version as v; "
-        "print(v.__file__); print(v.stage_code_fingerprint())"
+        "print(v.__file__); print(v.stage_code_fingerprint('ga_sessions'))"
     )
     checkout = subprocess.run(
         [sys.executable, "-S", "-c", from_sources], capture_output=True, text=True, cwd=tmp_path, check=True

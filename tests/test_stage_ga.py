@@ -21,6 +21,7 @@ from c360.storage import Lake
 from ingestion import ga_sessions as generator
 from spark_jobs import stage_ga_sessions as job
 from spark_jobs.common import quality, runner
+from spark_jobs.common.code_version import stage_code_fingerprint
 from spark_jobs.common.file_bookmarks import FileBookmark
 from spark_jobs.common.hadoopfs import HadoopFS
 from spark_jobs.common.runner import replace_partition as original_replace_partition
@@ -507,6 +508,18 @@ def test_incremental_runs_touch_only_the_new_or_changed_days(
     full = run_job(spark, root, full_refresh=True)
     assert full.raw_rows == sum(len(raw_lines(f)) for f in (f1, f2, f3))
     assert content_hash(root) == incremental  # incremental runs give what a full rebuild gives
+
+    # Staged by other code (the bookmark's fingerprint of the job differs): every file again, though none is new,
+    # so that an edited rule reaches every session.
+    bookmark_file = root / "logs" / "bookmarks" / "ga_sessions.json"
+    document = json.loads(bookmark_file.read_text())
+    assert document["inputs"] == {"code": stage_code_fingerprint("ga_sessions")}
+    document["inputs"]["code"] = "staged-by-older-code"
+    bookmark_file.write_text(json.dumps(document))
+    (bookmark_file.parent / f".{bookmark_file.name}.crc").unlink()  # Hadoop's checksum of the old text
+    recoded = run_job(spark, root)
+    assert recoded.raw_rows == full.raw_rows and content_hash(root) == incremental
+    assert json.loads(bookmark_file.read_text())["inputs"]["code"] == stage_code_fingerprint("ga_sessions")
 
     before = {table: file_stamps(table) for table in (sessions_dir, hits_dir)}
     bookmark_text = (root / "logs" / "bookmarks" / "ga_sessions.json").read_text()

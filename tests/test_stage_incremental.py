@@ -95,9 +95,21 @@ def test_new_extracts_merge_by_key_and_equal_a_full_run(spark, tmp_path: Path) -
     quarantined = ds.dataset(tmp_path / "stage" / "_quarantine" / "accounts" / f"batch_id={second.batch_id}")
     assert [r["_line_number"] for r in quarantined.to_table().to_pylist()] == [4]
 
+    # The parent table was rewritten, but no flag changes (district 7 has no account): the flags are checked, the
+    # check is audited under its own batch id, and the table is left as it is.
+    times = file_times(tmp_path / "stage" / "accounts")
+    write_parent(spark, tmp_path, "districts", "district_id", [1, 7])
+    checked = accounts(spark, tmp_path)
+    assert counts(checked) == (0, 0, 0, 0) and checked.files == []
+    assert file_times(tmp_path / "stage" / "accounts") == times
+    audits = tmp_path / "logs" / "audit" / "accounts"
+    assert json.loads((audits / "latest.json").read_text())["batch_id"] == checked.batch_id
+
     # The parent table changed (district 99 arrived): no new file, but the orphan flags are checked again.
     write_parent(spark, tmp_path, "districts", "district_id", [1, 99])
     third = accounts(spark, tmp_path)
+    assert third.batch_id != checked.batch_id and file_times(tmp_path / "stage" / "accounts") != times
+    assert {checked.batch_id, third.batch_id} <= {p.stem for p in audits.glob("*.json")}
     assert counts(third) == (0, 0, 0, 0) and third.files == []
     assert {r["account_id"]: r["is_orphan"] for r in table(tmp_path, "accounts")} == {
         1: False,
@@ -122,7 +134,7 @@ def test_new_extracts_merge_by_key_and_equal_a_full_run(spark, tmp_path: Path) -
     )
     assert file_times(tmp_path / "stage" / "accounts") == times
     bookmark = json.loads((tmp_path / "logs" / "bookmarks" / "accounts.json").read_text())
-    assert len(bookmark["files"]) == 3 and bookmark["inputs"]["code"] == stage_code_fingerprint()
+    assert len(bookmark["files"]) == 3 and bookmark["inputs"]["code"] == stage_code_fingerprint("accounts")
 
 
 def test_a_changed_or_removed_extract_new_code_or_full_refresh_stage_every_file(

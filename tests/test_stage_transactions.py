@@ -23,6 +23,7 @@ from c360.settings import Settings
 from ingestion import transactions as tx
 from spark_jobs import stage_transactions as job
 from spark_jobs.common.args import JobArgumentError
+from spark_jobs.common.code_version import stage_code_fingerprint
 from spark_jobs.common.jdbc import JdbcSource, is_transient, jdbc_source_from_args, with_retries
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
@@ -212,6 +213,29 @@ def test_bookmark_resumes_with_the_new_rows_and_rewrites_only_their_months(
     )
     assert _files(tmp_path) == after and _content_hash(tmp_path) == content
 
+    # Staged by other code (the bookmark's fingerprint differs, or is missing as in bookmarks written before it
+    # was recorded): every row is extracted again, so a new rule reaches the rows staged before; then full_refresh.
+    bookmark_file = tmp_path / "logs" / "bookmarks" / "transactions.json"
+    assert _bookmark(tmp_path)["code"] == stage_code_fingerprint("transactions")
+    total = history + added
+    for older in ("staged-by-older-code", None):
+        document = {key: value for key, value in _bookmark(tmp_path).items() if key != "code"}
+        bookmark_file.write_text(json.dumps(document if older is None else {**document, "code": older}))
+        (bookmark_file.parent / f".{bookmark_file.name}.crc").unlink()  # Hadoop's checksum of the old text
+        again = _run(spark, tmp_path, info)
+        assert (again.raw_rows, again.stage_rows, again.deduplicated_rows) == (
+            total,
+            0,
+            total,
+        ) and again.balanced
+        assert {r["_batch_id"] for r in _staged(tmp_path)} == {again.batch_id} == {f"transactions-1-{total}"}
+        assert _bookmark(tmp_path)["code"] == stage_code_fingerprint("transactions")
+    _same_rows_as_source(tmp_path, info)
+    assert _run(spark, tmp_path, info).raw_rows == 0
+    refreshed = _run(spark, tmp_path, info, full_refresh=True)
+    assert (refreshed.raw_rows, refreshed.stage_rows, refreshed.deduplicated_rows) == (total, 0, total)
+    _same_rows_as_source(tmp_path, info)
+
 
 def test_a_crash_after_the_swap_before_the_bookmark_is_repaired_by_the_rerun(
     spark, tmp_path: Path, history_db: PostgresInfo
@@ -392,28 +416,34 @@ def test_glue_style_entry_point_takes_the_password_from_the_environment(
     info = _hand_written_source(postgres, "stage_tx_main")
     _write_accounts(spark, tmp_path, [1, 2])
     monkeypatch.setenv("C360_PG_PASSWORD", info.password)
-    job.main(
-        [
-            "--JOB_NAME",
-            "c360-stage-transactions",
-            "--lake",
-            str(tmp_path),
-            "--jdbc_url",
-            info.jdbc_url,
-            "--db_user",
-            info.user,
-            "--db_password",
-            "not-the-password",
-            "--num_partitions",
-            "2",
-            "--backoff_seconds",
-            "0.1",
-        ]
-    )
+    args = [
+        "--JOB_NAME",
+        "c360-stage-transactions",
+        "--lake",
+        str(tmp_path),
+        "--jdbc_url",
+        info.jdbc_url,
+        "--db_user",
+        info.user,
+        "--db_password",
+        "not-the-password",
+        "--num_partitions",
+        "2",
+        "--backoff_seconds",
+        "0.1",
+    ]
+    job.main(args)
     captured = capsys.readouterr()
     printed = json.loads(captured.out)
     assert printed["raw_rows"] == len(ROWS) and printed["balanced"] is True
     assert info.password not in captured.out + captured.err
+    # Nothing new since the bookmark; --full_refresh true extracts every row again.
+    job.main(args)
+    assert json.loads(capsys.readouterr().out)["raw_rows"] == 0
+    job.main([*args, "--full_refresh", "true"])
+    again = json.loads(capsys.readouterr().out)
+    assert (again["raw_rows"], again["stage_rows"], again["balanced"]) == (len(ROWS), 0, True)
+    assert again["quarantined_rows"] == printed["quarantined_rows"] > 0
 
 
 def test_connection_arguments() -> None:

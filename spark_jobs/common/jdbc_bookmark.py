@@ -28,6 +28,10 @@ class Bookmark:
     """The highest ``column`` value committed to the stage zone."""
     batch_id: str
     committed_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    code: str = ""
+    """The fingerprint of the stage code that committed it (``""``: unknown, as in bookmarks written before it
+    was recorded); the job extracts the whole source again when its code differs, so that a new rule reaches
+    every row (:mod:`spark_jobs.common.code_version`)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -54,6 +58,7 @@ def read_bookmark(fs: HadoopFS, logs_uri: str, source: str) -> Bookmark | None:
             last_value=last_value,
             batch_id=str(data["batch_id"]),
             committed_at=str(data.get("committed_at", "")),
+            code=str(data.get("code", "")),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise BookmarkError(

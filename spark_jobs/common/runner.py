@@ -10,6 +10,7 @@ stage table with the same ``dedupe`` as a full run: the bookmark ``<logs>/bookma
 staged file (size and modification time) and what else the rows were computed from (the stage code, the encoding,
 the parent tables of the orphan flags). A full run replaces it all when a staged file changed or disappeared, the
 code or encoding changed, the stage table is missing or of other columns, or ``full_refresh`` is asked for.
+A changed parent alone checks the orphan flags again, and rewrites the table only when one of them changed.
 Snapshot sources (``LineSource.snapshots``: every file is the whole state, such as the visitor map) read the new
 files and the one snapshot the stage table was taken from, instead of every snapshot ever delivered.
 """
@@ -242,7 +243,9 @@ def stage_line_source(
         elif stage_any:
             existing = spark.read.parquet(target)
     remote = [RemoteFile(f.uri, f.size) for f in read]
-    batch_id = batch_id_for(spec.name, remote, raw_root)
+    # A batch of no files (the orphan flags checked again against changed parents) is named by those parents'
+    # versions, so that each check keeps its own audit record.
+    batch_id = batch_id_for(spec.name, remote, raw_root) if remote else recheck_batch_id(spec.name, inputs)
     quarantine = f"{stage_root}/_quarantine/{spec.name}/batch_id={batch_id}"
     if stage_any:
         record = _stage_files(spark, fs, spec, remote, batch_id, stage_root, quarantine, prepare, existing)
@@ -289,14 +292,15 @@ def _stage_files(
     )
     if not record.balanced:  # fail before anything is published (the audit says why)
         return record
-    publish(
-        fs,
-        outcome.stage,
-        target,
-        f"{stage_root}/_staging/{spec.name}/{batch_id}",
-        spec.sort_by,
-        spec.partition_by,
-    )
+    if files or existing is None or outcome.stage_rows or differs(outcome.stage, existing):
+        publish(
+            fs,
+            outcome.stage,
+            target,
+            f"{stage_root}/_staging/{spec.name}/{batch_id}",
+            spec.sort_by,
+            spec.partition_by,
+        )
     if files:  # a batch without files (orphan flags checked again) has no quarantine
         publish(
             fs,
@@ -309,6 +313,20 @@ def _stage_files(
     if prepare is not None:
         lines.unpersist()
     return record
+
+
+def differs(stage: DataFrame, existing: DataFrame) -> bool:
+    """Whether ``stage`` (the table a batch computed) has a row ``existing`` (the table now, of the same row
+    count) has not: when the orphan flags checked again came out the same, the table is left as it is (and so
+    are the tables whose flags are checked against it)."""
+    return not stage.exceptAll(existing.select(stage.columns)).isEmpty()
+
+
+def recheck_batch_id(source: str, inputs: Mapping[str, str]) -> str:
+    """The batch id of a batch that reads no file: a digest of what it was computed from (the stage code and the
+    parent tables' versions), deterministic like :func:`~spark_jobs.common.quality.batch_id_for`."""
+    text = "".join(f"{name}\0{value}\n" for name, value in sorted(inputs.items()))
+    return f"{source}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def snapshot_reads(
@@ -367,7 +385,10 @@ re-flags the rows)."""
 def stage_inputs(spark: SparkSession, spec: LineSource, stage_root: str) -> dict[str, str]:
     """What the stage rows of ``spec`` depend on besides its raw files: the stage code, the encoding and record
     length it reads with, and the version of every parent table (its files' names, sizes and times)."""
-    inputs = {"code": stage_code_fingerprint(), "encoding": f"{spec.encoding}/{spec.record_length or ''}"}
+    inputs = {
+        "code": stage_code_fingerprint(spec.name),
+        "encoding": f"{spec.encoding}/{spec.record_length or ''}",
+    }
     for parent in spec.parents:
         root = f"{stage_root}/{parent}"
         digest = hashlib.sha256()
