@@ -133,8 +133,16 @@ def test_new_extracts_merge_by_key_and_equal_a_full_run(spark, tmp_path: Path) -
         fourth.batch_id
     )
     assert file_times(tmp_path / "stage" / "accounts") == times
+
+    # An empty increment while a parent was rewritten (the mainframe's quiet night after a CRM day): the flags
+    # are checked, none changes, the table is not rewritten.
+    write_parent(spark, tmp_path, "districts", "district_id", [1, 8, 99])
+    quiet = write_raw(tmp_path, "account", "20241228T230000Z", [])
+    fifth = accounts(spark, tmp_path)
+    assert counts(fifth) == (0, 0, 0, 0) and fifth.files == [str(quiet)]
+    assert file_times(tmp_path / "stage" / "accounts") == times
     bookmark = json.loads((tmp_path / "logs" / "bookmarks" / "accounts.json").read_text())
-    assert len(bookmark["files"]) == 3 and bookmark["inputs"]["code"] == stage_code_fingerprint("accounts")
+    assert len(bookmark["files"]) == 4 and bookmark["inputs"]["code"] == stage_code_fingerprint("accounts")
 
 
 def test_a_changed_or_removed_extract_new_code_or_full_refresh_stage_every_file(

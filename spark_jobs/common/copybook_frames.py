@@ -346,6 +346,9 @@ def line_source(source: CopybookSource, stage_root: str, encoding: str = DEFAULT
         sort_by=(source.key,),
         incremental=True,
         parents=tuple(fk.parent_table for fk in source.foreign_keys),
+        reflag=(lambda table: flag_orphans(table, source.foreign_keys, stage_root))
+        if source.foreign_keys
+        else None,
     )
 
 

@@ -10,7 +10,7 @@ stage table with the same ``dedupe`` as a full run: the bookmark ``<logs>/bookma
 staged file (size and modification time) and what else the rows were computed from (the stage code, the encoding,
 the parent tables of the orphan flags). A full run replaces it all when a staged file changed or disappeared, the
 code or encoding changed, the stage table is missing or of other columns, or ``full_refresh`` is asked for.
-A changed parent alone checks the orphan flags again, and rewrites the table only when one of them changed.
+A changed parent alone checks the orphan flags again, and merges (rewrites the table) only when one of them changes.
 Snapshot sources (``LineSource.snapshots``: every file is the whole state, such as the visitor map) read the new
 files and the one snapshot the stage table was taken from, instead of every snapshot ever delivered.
 """
@@ -73,6 +73,10 @@ class LineSource:
     parents: tuple[str, ...] = ()
     """The stage tables ``dedupe`` reads (the parents of its orphan flags): when one changed since the last run,
     an incremental run merges (and so flags again) even without new rows."""
+    reflag: Callable[[DataFrame], DataFrame] | None = None
+    """A stage table -> the same rows with ``is_orphan`` computed again against ``parents`` (other columns kept):
+    when only a parent changed, an incremental run first checks whether any flag changes, and merges only then.
+    (None: it merges whenever a parent changed.)"""
 
     def __post_init__(self) -> None:
         if self.incremental and self.dedupe is None:
@@ -234,9 +238,10 @@ def stage_line_source(
         bookmark = FileBookmark(spec.name)
     else:
         read = [f for f in files if _key(source_root, f.uri) not in bookmark.files]
-        # Only empty new files (or none) and the same parents: the stage table stays as it is.
-        stage_any = any(f.size for f in read) or bookmark.inputs != inputs
-        if not read and not stage_any:
+        parents_changed = bookmark.inputs != inputs  # (other code or encoding stage every file: no bookmark)
+        # Only empty new files (or none), and parents that changed no orphan flag: the table stays as it is.
+        stage_any = any(f.size for f in read) or (parents_changed and flags_change(spark, spec, target))
+        if not read and not stage_any and not parents_changed:
             return AuditRecord(spec.name, batch_id_for(spec.name, [], raw_root), 0, 0, 0, 0, stage_uri=target)
         if stage_any and spec.snapshots:
             read = snapshot_reads(spark, target, files, read)
@@ -249,7 +254,7 @@ def stage_line_source(
     quarantine = f"{stage_root}/_quarantine/{spec.name}/batch_id={batch_id}"
     if stage_any:
         record = _stage_files(spark, fs, spec, remote, batch_id, stage_root, quarantine, prepare, existing)
-    else:  # only empty new files: no Spark job, an audit of zero rows
+    else:  # only empty new files or flags checked: no merge, an audit of zero rows
         record = AuditRecord(spec.name, batch_id, 0, 0, 0, 0, [f.uri for f in read], target)
     write_audit(fs, logs_uri, record)
     reconcile(record)
@@ -292,15 +297,14 @@ def _stage_files(
     )
     if not record.balanced:  # fail before anything is published (the audit says why)
         return record
-    if files or existing is None or outcome.stage_rows or differs(outcome.stage, existing):
-        publish(
-            fs,
-            outcome.stage,
-            target,
-            f"{stage_root}/_staging/{spec.name}/{batch_id}",
-            spec.sort_by,
-            spec.partition_by,
-        )
+    publish(
+        fs,
+        outcome.stage,
+        target,
+        f"{stage_root}/_staging/{spec.name}/{batch_id}",
+        spec.sort_by,
+        spec.partition_by,
+    )
     if files:  # a batch without files (orphan flags checked again) has no quarantine
         publish(
             fs,
@@ -315,11 +319,15 @@ def _stage_files(
     return record
 
 
-def differs(stage: DataFrame, existing: DataFrame) -> bool:
-    """Whether ``stage`` (the table a batch computed) has a row ``existing`` (the table now, of the same row
-    count) has not: when the orphan flags checked again came out the same, the table is left as it is (and so
-    are the tables whose flags are checked against it)."""
-    return not stage.exceptAll(existing.select(stage.columns)).isEmpty()
+def flags_change(spark: SparkSession, spec: LineSource, target: str) -> bool:
+    """Whether the orphan flags of the stage table ``target`` come out otherwise against its parents now (one
+    Spark job, a broadcast lookup of the parents' keys; True when ``spec`` cannot tell, without ``reflag``). When
+    none changes, the table is not rewritten, so the tables whose flags are checked against it stay idle too."""
+    if spec.reflag is None:
+        return True
+    was = "_was_orphan"
+    again = spec.reflag(spark.read.parquet(target).withColumnRenamed("is_orphan", was))
+    return not again.where(~F.col("is_orphan").eqNullSafe(F.col(was))).isEmpty()
 
 
 def recheck_batch_id(source: str, inputs: Mapping[str, str]) -> str:
