@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,8 +64,9 @@ def project(tmp_path: Path) -> Path:
     return copy
 
 
-def dbt_run(project: Path, lake: Path, tmp_path: Path, *extra: str) -> dict:
-    """``dbt run --select`` the model in the project, against the lake; returns its run result."""
+def dbt_run(project: Path, lake: Path, tmp_path: Path, *extra: str, model: str = MODEL) -> dict:
+    """``dbt run --select`` the model (with ``+``: and its parents) in the project, against the lake; returns the
+    model's run result."""
     env = {
         **os.environ,
         "C360_DBT_TARGET": "local",
@@ -76,7 +79,7 @@ def dbt_run(project: Path, lake: Path, tmp_path: Path, *extra: str) -> dict:
             DBT,
             "run",
             "--select",
-            MODEL,
+            model,
             "--project-dir",
             str(project),
             "--profiles-dir",
@@ -90,7 +93,7 @@ def dbt_run(project: Path, lake: Path, tmp_path: Path, *extra: str) -> dict:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
-    return next(r for r in results if r["unique_id"] == f"model.c360.{MODEL}")
+    return next(r for r in results if r["unique_id"] == f"model.c360.{model.lstrip('+')}")
 
 
 def table(lake: Path) -> list[tuple]:
@@ -199,3 +202,130 @@ def test_a_build_with_empty_copies_nothing_and_the_next_build_copies_everything(
     assert table(lake) == []
     dbt_run(project, lake, tmp_path)
     assert table(lake) == stage(lake) and len(table(lake)) == 20
+
+
+def test_fct_transactions_reads_again_every_month_whose_stage_files_changed(
+    project: Path, tmp_path: Path
+) -> None:
+    """fct_transactions (incremental, derived from the staging copy) re-reads the months whose stage files changed
+    since its own last build: a late transaction staged into an old month reaches it as surely as a new month's
+    (a filter on the latest month loaded would miss it), and a month gone from the stage leaves it."""
+    lake = tmp_path / "lake"
+    (lake / "analytics").mkdir(parents=True)
+
+    def fct() -> list[tuple]:
+        with duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True) as con:
+            return con.sql(
+                "select trans_id, trans_month, operation from main.fct_transactions order by 1"
+            ).fetchall()
+
+    write_month(lake, "2024-11", "a.parquet", 0, 50)
+    write_month(lake, "2024-12", "b.parquet", 100, 50)
+    dbt_run(project, lake, tmp_path, model="+fct_transactions")
+    assert fct() == stage(lake) and len(fct()) == 100
+
+    # a day: a late transaction (id 50) staged into November, whose file the stage job rewrote; January new
+    (lake / "stage" / "transactions" / "trans_month=2024-11" / "a.parquet").unlink()
+    write_month(lake, "2024-11", "a2.parquet", 0, 51)
+    write_month(lake, "2025-01", "d.parquet", 200, 10)
+    day = dbt_run(project, lake, tmp_path, model="+fct_transactions")
+    assert "in ('2024-11', '2025-01')" in day["compiled_code"]  # December is not read again
+    assert fct() == stage(lake) and len(fct()) == 111 and (50, "2024-11", "credit in cash") in fct()
+
+    idle = dbt_run(project, lake, tmp_path, model="+fct_transactions")  # nothing changed: nothing read
+    assert "where 1 = 0" in idle["compiled_code"] and fct() == stage(lake)
+
+    shutil.rmtree(lake / "stage" / "transactions" / "trans_month=2024-12")  # a month gone: its rows go
+    dbt_run(project, lake, tmp_path, model="+fct_transactions")
+    assert fct() == stage(lake) and len(fct()) == 61
+
+
+HIT_COLUMNS = (
+    "session_id",
+    "hit_number",
+    "hit_type",
+    "hit_at",
+    "is_interaction",
+    "is_entrance",
+    "is_exit",
+    "page_path",
+    "page_title",
+    "page_path_level1",
+    "page_path_level2",
+    "page_path_level3",
+    "page_path_level4",
+    "content_group1",
+    "event_category",
+    "event_action",
+    "event_label",
+    "ecommerce_action_type",
+    "ecommerce_action_step",
+    "product_count",
+    "product_sku",
+    "product_name",
+    "product_category",
+    "product_price",
+    "transaction_id",
+)
+
+
+def write_hits(lake: Path, day: str, name: str, sessions: dict[str, list[tuple[str, str]]]) -> None:
+    """A stage GA hits file of one day's hive folder: per session, its hits as (hit type, content section)."""
+    folder = lake / "stage" / "ga_hits" / f"session_date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {"session_id": sid, "hit_number": n, "hit_type": kind, "content_group1": section}
+        for sid, hits in sessions.items()
+        for n, (kind, section) in enumerate(hits, 1)
+    ]
+    frame = pa.table({c: [r.get(c) for r in rows] for c in HIT_COLUMNS}).cast(
+        pa.schema([(c, pa.int64() if c == "hit_number" else pa.string()) for c in HIT_COLUMNS])
+    )
+    pq.write_table(frame, folder / name)
+
+
+def test_session_hit_counts_count_again_only_the_days_whose_hits_changed(
+    project: Path, tmp_path: Path
+) -> None:
+    """int_web_session_hits (incremental, derived from the GA hits' staging copy) counts again the session days
+    whose stage files changed since its own last build, and gives what a full rebuild gives."""
+    lake = tmp_path / "lake"
+    (lake / "analytics").mkdir(parents=True)
+    model = "int_web_session_hits"
+
+    def counts() -> list[tuple]:
+        with duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True) as con:
+            return con.sql(f"select * from main.{model} order by session_id").fetchall()
+
+    def same_as_full_rebuild() -> list[tuple]:
+        incremental = counts()
+        dbt_run(project, lake, tmp_path, "--full-refresh", model=model)
+        assert counts() == incremental
+        return incremental
+
+    write_hits(
+        lake, "2024-06-01", "a.parquet", {"s1": [("PAGE", "Loans"), ("PAGE", "Cards"), ("EVENT", None)]}
+    )
+    write_hits(lake, "2024-06-02", "b.parquet", {"s2": [("PAGE", "Offers")]})
+    dbt_run(project, lake, tmp_path, model=f"+{model}")
+    assert [(r[0], r[2], r[3], r[5]) for r in same_as_full_rebuild()] == [
+        ("s1", 2, 1, "Cards"),
+        ("s2", 1, 0, "Offers"),
+    ]
+
+    # a day: June 1 re-delivered with a new session, June 3 new; June 2 is not counted again
+    (lake / "stage" / "ga_hits" / "session_date=2024-06-01" / "a.parquet").unlink()
+    write_hits(
+        lake,
+        "2024-06-01",
+        "a2.parquet",
+        {"s1": [("PAGE", "Loans"), ("PAGE", "Cards"), ("EVENT", None)], "s0": [("PAGE", "Support")]},
+    )
+    write_hits(lake, "2024-06-03", "c.parquet", {"s3": [("EVENT", None)]})
+    day = dbt_run(project, lake, tmp_path, model=f"+{model}")
+    assert "in ('2024-06-01', '2024-06-03')" in day["compiled_code"]
+    assert [r[0] for r in same_as_full_rebuild()] == ["s0", "s1", "s2", "s3"]
+
+    shutil.rmtree(lake / "stage" / "ga_hits" / "session_date=2024-06-02")  # a day gone: its sessions go
+    dbt_run(project, lake, tmp_path, model=f"+{model}")
+    assert [r[0] for r in same_as_full_rebuild()] == ["s0", "s1", "s3"]

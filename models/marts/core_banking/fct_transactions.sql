@@ -2,23 +2,28 @@
     config(
         materialized='incremental',
         unique_key='trans_id',
-        incremental_strategy=('merge' if target.type == 'athena' else 'delete+insert'),
+        incremental_strategy=('merge' if target.type == 'athena' else 'append'),
+        pre_hook="{{ stage_copy_delete('transactions', 'trans_month') }}",
+        post_hook="{{ stage_copy_record('transactions') }}",
         table_type='iceberg',
         partitioned_by=['trans_month'],
         on_schema_change='append_new_columns'
     )
 }}
 
--- One row per transaction, with the account's owner and the channel of the operation. Incremental: a run
--- re-reads only the latest month already loaded and the months after it, and replaces rows by trans_id, so a
--- new day of transactions costs one month of work, not the whole history.
+-- One row per transaction, with the account's owner and the channel of the operation. Incremental: on DuckDB a
+-- run replaces the months whose stage files changed since its last build (a new day's month, and any older
+-- month a late transaction was staged into: macros/stage_copy.sql), so a day costs one month of work, not the
+-- whole history. On Athena it merges by trans_id the latest month already loaded and the months after it.
 with
 
 transactions as (
 
     select * from {{ ref('stg_core_banking__transactions') }}
     {#- `dbt compile` stays offline (no warehouse lookup of this table): only run/build ask is_incremental(). -#}
-    {% if flags.WHICH in ('run', 'build') and is_incremental() %}
+    {% if target.type == 'duckdb' %}
+        {{ stage_partitions_changed('transactions', 'trans_month') }}
+    {% elif flags.WHICH in ('run', 'build') and is_incremental() %}
         where trans_month >= (select max(trans_month) from {{ this }})
     {% endif %}
 
