@@ -127,12 +127,12 @@
   {%- endif -%}
 {%- endmacro -%}
 
-{#- For an incremental model derived from a staging copy (fct_transactions from the transactions, the sessions'
-    hit counts from the GA hits): the where clause that keeps the rows of the stage partitions whose files changed
-    since this model's own last build (the copies' plan, recorded for this model by its own post-hook
-    `stage_copy_record`, after its pre-hook `stage_copy_delete` removed those partitions' rows). So a late row in
-    an old partition is picked up as surely as a new day's. Renders nothing for a full build, on other adapters
-    and for `dbt compile` (which stays offline). -#}
+{#- For an incremental model derived from a staging copy (fct_transactions from the transactions): the where
+    clause that keeps the rows of the stage partitions whose files changed since this model's own last build (the
+    copies' plan, recorded for this model by its own post-hook `stage_copy_record`, after its pre-hook
+    `stage_copy_delete` removed those partitions' rows). So a late row in an old partition is picked up as surely
+    as a new day's. Renders nothing for a full build, on other adapters and for `dbt compile` (which stays
+    offline). -#}
 {%- macro stage_partitions_changed(table_name, partition_by) -%}
   {#- (A unit test of the model reads its given rows whole: it has no table of its own to be incremental on.) -#}
   {%- if target.type == 'duckdb' and execute and flags.WHICH in ('run', 'build') and model.resource_type == 'model'

@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -238,94 +236,3 @@ def test_fct_transactions_reads_again_every_month_whose_stage_files_changed(
     shutil.rmtree(lake / "stage" / "transactions" / "trans_month=2024-12")  # a month gone: its rows go
     dbt_run(project, lake, tmp_path, model="+fct_transactions")
     assert fct() == stage(lake) and len(fct()) == 61
-
-
-HIT_COLUMNS = (
-    "session_id",
-    "hit_number",
-    "hit_type",
-    "hit_at",
-    "is_interaction",
-    "is_entrance",
-    "is_exit",
-    "page_path",
-    "page_title",
-    "page_path_level1",
-    "page_path_level2",
-    "page_path_level3",
-    "page_path_level4",
-    "content_group1",
-    "event_category",
-    "event_action",
-    "event_label",
-    "ecommerce_action_type",
-    "ecommerce_action_step",
-    "product_count",
-    "product_sku",
-    "product_name",
-    "product_category",
-    "product_price",
-    "transaction_id",
-)
-
-
-def write_hits(lake: Path, day: str, name: str, sessions: dict[str, list[tuple[str, str]]]) -> None:
-    """A stage GA hits file of one day's hive folder: per session, its hits as (hit type, content section)."""
-    folder = lake / "stage" / "ga_hits" / f"session_date={day}"
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = [
-        {"session_id": sid, "hit_number": n, "hit_type": kind, "content_group1": section}
-        for sid, hits in sessions.items()
-        for n, (kind, section) in enumerate(hits, 1)
-    ]
-    frame = pa.table({c: [r.get(c) for r in rows] for c in HIT_COLUMNS}).cast(
-        pa.schema([(c, pa.int64() if c == "hit_number" else pa.string()) for c in HIT_COLUMNS])
-    )
-    pq.write_table(frame, folder / name)
-
-
-def test_session_hit_counts_count_again_only_the_days_whose_hits_changed(
-    project: Path, tmp_path: Path
-) -> None:
-    """int_web_session_hits (incremental, derived from the GA hits' staging copy) counts again the session days
-    whose stage files changed since its own last build, and gives what a full rebuild gives."""
-    lake = tmp_path / "lake"
-    (lake / "analytics").mkdir(parents=True)
-    model = "int_web_session_hits"
-
-    def counts() -> list[tuple]:
-        with duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True) as con:
-            return con.sql(f"select * from main.{model} order by session_id").fetchall()
-
-    def same_as_full_rebuild() -> list[tuple]:
-        incremental = counts()
-        dbt_run(project, lake, tmp_path, "--full-refresh", model=model)
-        assert counts() == incremental
-        return incremental
-
-    write_hits(
-        lake, "2024-06-01", "a.parquet", {"s1": [("PAGE", "Loans"), ("PAGE", "Cards"), ("EVENT", None)]}
-    )
-    write_hits(lake, "2024-06-02", "b.parquet", {"s2": [("PAGE", "Offers")]})
-    dbt_run(project, lake, tmp_path, model=f"+{model}")
-    assert [(r[0], r[2], r[3], r[5]) for r in same_as_full_rebuild()] == [
-        ("s1", 2, 1, "Cards"),
-        ("s2", 1, 0, "Offers"),
-    ]
-
-    # a day: June 1 re-delivered with a new session, June 3 new; June 2 is not counted again
-    (lake / "stage" / "ga_hits" / "session_date=2024-06-01" / "a.parquet").unlink()
-    write_hits(
-        lake,
-        "2024-06-01",
-        "a2.parquet",
-        {"s1": [("PAGE", "Loans"), ("PAGE", "Cards"), ("EVENT", None)], "s0": [("PAGE", "Support")]},
-    )
-    write_hits(lake, "2024-06-03", "c.parquet", {"s3": [("EVENT", None)]})
-    day = dbt_run(project, lake, tmp_path, model=f"+{model}")
-    assert "in ('2024-06-01', '2024-06-03')" in day["compiled_code"]
-    assert [r[0] for r in same_as_full_rebuild()] == ["s0", "s1", "s2", "s3"]
-
-    shutil.rmtree(lake / "stage" / "ga_hits" / "session_date=2024-06-02")  # a day gone: its sessions go
-    dbt_run(project, lake, tmp_path, model=f"+{model}")
-    assert [r[0] for r in same_as_full_rebuild()] == ["s0", "s1", "s3"]

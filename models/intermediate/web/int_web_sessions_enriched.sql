@@ -1,7 +1,7 @@
--- One row per GA session: the session's own columns, its hit aggregates (computed at hit grain first, by
--- int_web_session_hits, then joined one-to-one on session_id) and the client it belongs to. Only unambiguous
--- visitor-map rows are used, and visitor ids are compared as strings (they may start with 0), so a session maps
--- to at most one client and is never multiplied.
+-- One row per GA session: the session's own columns, its hit aggregates (computed at hit grain first, then joined
+-- one-to-one on session_id) and the client it belongs to. Only unambiguous visitor-map rows are used, and visitor
+-- ids are compared as strings (they may start with 0), so a session maps to at most one client and is never
+-- multiplied.
 with
 
 sessions as (
@@ -10,15 +10,55 @@ sessions as (
 
 ),
 
-session_hits as (
+hits as (
 
-    select * from {{ ref('int_web_session_hits') }}
+    select * from {{ ref('stg_web__hits') }}
 
 ),
 
 visitor_map as (
 
     select * from {{ ref('stg_web__visitor_map') }}
+
+),
+
+hit_counts as (
+
+    select
+        session_id,
+        sum(case when hit_type = 'PAGE' then 1 else 0 end) as page_hits,
+        sum(case when hit_type = 'EVENT' then 1 else 0 end) as event_hits,
+        sum(case when ecommerce_action_type = 'purchase' then 1 else 0 end) as purchase_hits
+
+    from hits
+    group by session_id
+
+),
+
+page_categories_ranked as (
+
+    select
+        session_id,
+        content_category,
+        row_number() over (
+            partition by session_id
+            order by count(*) desc, content_category asc
+        ) as category_rank
+
+    from hits
+    where hit_type = 'PAGE' and content_category is not null
+    group by session_id, content_category
+
+),
+
+top_categories as (
+
+    select
+        session_id,
+        content_category as top_content_category
+
+    from page_categories_ranked
+    where category_rank = 1
 
 ),
 
@@ -73,14 +113,16 @@ final as (
         sessions.region,
         sessions.city,
         sessions.sales_region,
-        coalesce(session_hits.page_hits, 0) as page_hits,
-        coalesce(session_hits.event_hits, 0) as event_hits,
-        coalesce(session_hits.purchase_hits, 0) as purchase_hits,
-        session_hits.top_content_category
+        cast(coalesce(hit_counts.page_hits, 0) as integer) as page_hits,
+        cast(coalesce(hit_counts.event_hits, 0) as integer) as event_hits,
+        cast(coalesce(hit_counts.purchase_hits, 0) as integer) as purchase_hits,
+        top_categories.top_content_category
 
     from sessions
-    left join session_hits
-        on sessions.session_id = session_hits.session_id
+    left join hit_counts
+        on sessions.session_id = hit_counts.session_id
+    left join top_categories
+        on sessions.session_id = top_categories.session_id
     left join known_visitors
         on cast(sessions.full_visitor_id as varchar) = known_visitors.full_visitor_id
 
