@@ -101,6 +101,13 @@
   {%- endif -%}
 {%- endmacro -%}
 
+{#- The condition that a row lies in one of the hive partitions `values` (as their folder names spell them). -#}
+{%- macro stage_partitions_in(partition_by, values) -%}
+  cast({{ partition_by }} as varchar) in (
+    {%- for value in values %}'{{ value }}'{{ ", " if not loop.last }}{% endfor -%}
+  )
+{%- endmacro -%}
+
 {#- pre-hook: delete the rows of the partitions this incremental run copies again (all rows for a whole copy). -#}
 {%- macro stage_copy_delete(table_name, partition_by) -%}
   {%- if target.type == 'duckdb' and execute and is_incremental() -%}
@@ -108,9 +115,7 @@
     {%- if plan.whole -%}
       delete from {{ this }}
     {%- elif plan.partitions -%}
-      delete from {{ this }} where cast({{ partition_by }} as varchar) in (
-        {%- for value in plan.partitions %}'{{ value }}'{{ ", " if not loop.last }}{% endfor -%}
-      )
+      delete from {{ this }} where {{ stage_partitions_in(partition_by, plan.partitions) }}
     {%- endif -%}
   {%- endif -%}
 {%- endmacro -%}
@@ -140,9 +145,7 @@
     {%- set plan = stage_copy_plan(table_name, partition_by) -%}
     {%- if plan.whole -%}
     {%- elif plan.partitions -%}
-      where cast({{ partition_by }} as varchar) in (
-        {%- for value in plan.partitions %}'{{ value }}'{{ ", " if not loop.last }}{% endfor -%}
-      )
+      where {{ stage_partitions_in(partition_by, plan.partitions) }}
     {%- else -%}
       where 1 = 0
     {%- endif -%}
