@@ -19,7 +19,9 @@ the sample's reports use. Money is ``decimal(12,4)`` (at most 4 decimals, as exp
 The business key is ``license``, not ``row_id``: the real export numbers its rows 1..9994 on its own while the
 generated daily extracts continue one numbering across files, so the same Row ID can name two different lines
 once both are loaded; the License code is unique per order line in both. Duplicates (the same line in two
-extracts) keep the latest load: the latest extract stamp, then the later file, then the later line.
+extracts) keep the latest load: the latest extract stamp, then the later file, then the later line. A run merges
+its new lines into the months they fall in and the months their licenses were in (a line sent again with another
+date moves), and leaves every other month's files as they are.
 """
 
 from __future__ import annotations
@@ -287,6 +289,7 @@ SPEC = LineSource(
     encoding="utf-8",
     sort_by=("order_month", "order_date", "order_id", "row_id"),
     incremental=True,
+    key=("license",),
 )
 
 

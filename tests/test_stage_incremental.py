@@ -259,3 +259,48 @@ def test_a_snapshot_source_reads_the_new_snapshots_and_the_current_one_only(spar
     batch = run()
     assert batch.files == [str(second), str(third)] and counts(batch) == (4, 1, 0, 3)
     assert links() == [("06", 6)]
+
+
+def test_retail_orders_merge_rewrites_only_the_months_it_touches(spark, tmp_path: Path) -> None:
+    """A merge reads and rewrites the months of its new lines and the months those lines' licenses were in, and
+    no other: a month it does not touch keeps its files; a month it empties goes. The table equals a full run's."""
+
+    def run(full_refresh: bool = False, stage: Path | None = None):
+        stage = stage or tmp_path / "stage"
+        return stage_retail_orders.run(
+            spark, str(tmp_path / "raw"), str(stage), str(stage.parent / "logs"), full_refresh
+        )
+
+    def dated(row_id: int, license_code: str, day: str) -> str:  # day: YYYYMMDD
+        return line(
+            row_id, license_code, order_date=f"{int(day[4:6])}/{int(day[6:])}/{day[:4]}", date_key=day
+        )
+
+    folder = tmp_path / "stage" / "retail_orders"
+    write_retail(
+        tmp_path,
+        "20240310T000000Z",
+        [dated(1, "LIC1", "20240105"), dated(2, "LIC2", "20240205"), line(3, "LIC3")],
+    )
+    assert counts(run()) == (3, 3, 0, 0)
+    before = file_times(folder)
+    assert {name.split("/")[0] for name in before} == {f"order_month=2024-0{m}" for m in (1, 2, 3)}
+
+    # LIC2 is sent again with an April date (it leaves February, which it was alone in); LIC5 is new in March
+    write_retail(tmp_path, "20240402T000000Z", [dated(4, "LIC2", "20240402"), line(5, "LIC5")])
+    assert counts(run()) == (2, 1, 0, 1)
+    after = file_times(folder)
+    january = {name: time for name, time in before.items() if name.startswith("order_month=2024-01/")}
+    assert january and all(after.get(name) == time for name, time in january.items())  # untouched
+    assert {name.split("/")[0] for name in after} == {f"order_month=2024-0{m}" for m in (1, 3, 4)}
+    march = [name for name in after if name.startswith("order_month=2024-03/")]
+    assert march and all(before.get(name) != after[name] for name in march)  # rewritten, with LIC5
+    rows = table(tmp_path, "retail_orders")
+    assert {(r["license"], r["order_month"]) for r in rows} == {
+        ("LIC1", "2024-01"),
+        ("LIC2", "2024-04"),
+        ("LIC3", "2024-03"),
+        ("LIC5", "2024-03"),
+    }
+    assert counts(run(full_refresh=True, stage=tmp_path / "full" / "stage")) == (5, 4, 0, 1)
+    assert without_batch(rows) == without_batch(table(tmp_path / "full", "retail_orders"))

@@ -11,6 +11,8 @@ staged file (size and modification time) and what else the rows were computed fr
 the parent tables of the orphan flags). A full run replaces it all when a staged file changed or disappeared, the
 code or encoding changed, the stage table is missing or of other columns, or ``full_refresh`` is asked for.
 A changed parent alone checks the orphan flags again, and merges (rewrites the table) only when one of them changes.
+A partitioned source with a business key (``LineSource.key``: retail orders by month) merges and rewrites only
+the partitions its new rows fall in or replace a row of.
 Snapshot sources (``LineSource.snapshots``: every file is the whole state, such as the visitor map) read the new
 files and the one snapshot the stage table was taken from, instead of every snapshot ever delivered.
 """
@@ -77,6 +79,10 @@ class LineSource:
     """A stage table -> the same rows with ``is_orphan`` computed again against ``parents`` (other columns kept):
     when only a parent changed, an incremental run first checks whether any flag changes, and merges only then.
     (None: it merges whenever a parent changed.)"""
+    key: tuple[str, ...] = ()
+    """The business key ``dedupe`` keeps one row per (which must be all it compares rows by). With
+    ``partition_by`` and no ``parents``, an incremental merge reads and rewrites only the partitions it touches:
+    those of its new rows and those of the table's rows with the same keys (empty: the whole table)."""
 
     def __post_init__(self) -> None:
         if self.incremental and self.dedupe is None:
@@ -95,6 +101,8 @@ class StageOutcome:
     deduplicated_rows: int
     cached: tuple[DataFrame, ...] = ()
     """Frames cached for the counts and the writes: :meth:`unpersist` once the outcome is published."""
+    partitions: tuple[str, ...] | None = None
+    """The values of ``partition_by`` whose partitions ``stage`` replaces, and only those (None: the whole table)."""
 
     def unpersist(self) -> None:
         for frame in self.cached:
@@ -122,7 +130,9 @@ def transform(
     With ``existing`` (the current stage table, for an incremental run), the stage rows are ``dedupe`` of the
     existing rows and the new good rows together, and the batch counts what it changed: ``stage_rows`` the rows
     it added to the table, ``deduplicated_rows`` its good rows that did not add one (they replaced a row of the
-    table, lost to one, or repeated one another)."""
+    table, lost to one, or repeated one another). For a source with a ``key`` and partitions, the existing rows are
+    those of the partitions the batch touches (:func:`touched_partitions`), and the stage rows replace those
+    partitions only."""
     records = lines.where(F.col("_line_number") > spec.header_lines) if spec.header_lines else lines
     records = records.cache()
     undecodable = records.where(F.col("_decode_error").isNotNull()).withColumn(
@@ -134,8 +144,12 @@ def transform(
     readable = records.where(F.col("_decode_error").isNull() & (F.trim(F.col("raw_record")) != ""))
     good, bad = spec.parse(readable.drop("_decode_error"), batch_id)
     stage_columns = [field.name for field in spec.schema.fields]
+    partitions: tuple[str, ...] | None = None
     if existing is not None and spec.dedupe:
         good = good.cache()
+        partitions = touched_partitions(spec, good, existing)
+        if partitions is not None:
+            existing = existing.where(F.col(str(spec.partition_by)).isin(list(partitions)))
         stage = (
             spec.dedupe(good.unionByName(as_good_rows(existing, good.schema))).select(stage_columns).cache()
         )
@@ -166,7 +180,25 @@ def transform(
         quarantined_rows=quarantined_rows,
         deduplicated_rows=good_rows - stage_rows,
         cached=cached,
+        partitions=partitions,
     )
+
+
+def touched_partitions(spec: LineSource, good: DataFrame, existing: DataFrame) -> tuple[str, ...] | None:
+    """The partitions a merge of the new rows ``good`` into ``existing`` can change: those the new rows fall in,
+    and those holding a row of the table with one of their keys (which a new row may replace from another
+    partition). A row whose key no new row has stays as it is, so the other partitions need not be read or
+    written. None (merge the whole table) for a source without ``key`` or partitions, with ``parents`` (their
+    change may flag any row), or when a partition value is null."""
+    if not (spec.key and spec.partition_by) or spec.parents:
+        return None
+    keys = list(spec.key)
+    column = spec.partition_by
+    replaced = existing.join(good.select(keys).distinct(), keys, "left_semi").select(column)
+    values = [row[0] for row in good.select(column).union(replaced).distinct().collect()]
+    if any(value is None for value in values):
+        return None
+    return tuple(sorted(str(value) for value in values))
 
 
 def as_good_rows(stage: DataFrame, schema: T.StructType) -> DataFrame:
@@ -297,14 +329,14 @@ def _stage_files(
     )
     if not record.balanced:  # fail before anything is published (the audit says why)
         return record
-    publish(
-        fs,
-        outcome.stage,
-        target,
-        f"{stage_root}/_staging/{spec.name}/{batch_id}",
-        spec.sort_by,
-        spec.partition_by,
-    )
+    staging = f"{stage_root}/_staging/{spec.name}/{batch_id}"
+    if outcome.partitions is None:
+        publish(fs, outcome.stage, target, staging, spec.sort_by, spec.partition_by)
+    else:
+        assert spec.partition_by is not None  # (partitions are only computed for a partitioned source)
+        publish_partitions(
+            fs, outcome.stage, target, staging, spec.partition_by, outcome.partitions, spec.sort_by
+        )
     if files:  # a batch without files (orphan flags checked again) has no quarantine
         publish(
             fs,
