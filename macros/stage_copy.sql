@@ -108,14 +108,18 @@
   )
 {%- endmacro -%}
 
-{#- pre-hook: delete the rows of the partitions this incremental run copies again (all rows for a whole copy). -#}
-{%- macro stage_copy_delete(table_name, partition_by) -%}
+{#- pre-hook: delete the rows of the partitions this incremental run copies again (all rows for a whole copy), and
+    the rows that match `also` (an optional SQL condition: see changed_lookup_keys). -#}
+{%- macro stage_copy_delete(table_name, partition_by, also=none) -%}
   {%- if target.type == 'duckdb' and execute and is_incremental() -%}
     {%- set plan = stage_copy_plan(table_name, partition_by) -%}
     {%- if plan.whole -%}
       delete from {{ this }}
     {%- elif plan.partitions -%}
       delete from {{ this }} where {{ stage_partitions_in(partition_by, plan.partitions) }}
+      {%- if also %} or {{ also }}{% endif -%}
+    {%- elif also -%}
+      delete from {{ this }} where {{ also }}
     {%- endif -%}
   {%- endif -%}
 {%- endmacro -%}
@@ -135,19 +139,55 @@
 {#- For an incremental model derived from a staging copy (fct_transactions from the transactions): the where
     clause that keeps the rows of the stage partitions whose files changed since this model's own last build (the
     copies' plan, recorded for this model by its own post-hook `stage_copy_record`, after its pre-hook
-    `stage_copy_delete` removed those partitions' rows). So a late row in an old partition is picked up as surely
-    as a new day's. Renders nothing for a full build, on other adapters and for `dbt compile` (which stays
-    offline). -#}
-{%- macro stage_partitions_changed(table_name, partition_by) -%}
+    `stage_copy_delete` removed those partitions' rows), and the rows that match `also` (an optional SQL condition,
+    which the pre-hook must be given too). So a late row in an old partition is picked up as surely as a new day's.
+    Renders nothing for a full build, on other adapters and for `dbt compile` (which stays offline). -#}
+{%- macro stage_partitions_changed(table_name, partition_by, also=none) -%}
   {#- (A unit test of the model reads its given rows whole: it has no table of its own to be incremental on.) -#}
   {%- if target.type == 'duckdb' and execute and flags.WHICH in ('run', 'build') and model.resource_type == 'model'
         and is_incremental() -%}
     {%- set plan = stage_copy_plan(table_name, partition_by) -%}
     {%- if plan.whole -%}
     {%- elif plan.partitions -%}
-      where {{ stage_partitions_in(partition_by, plan.partitions) }}
+      where {{ stage_partitions_in(partition_by, plan.partitions) }}{% if also %} or {{ also }}{% endif %}
+    {%- elif also -%}
+      where {{ also }}
     {%- else -%}
       where 1 = 0
     {%- endif -%}
   {%- endif -%}
+{%- endmacro -%}
+
+{#- For an incremental model that copies a value from a lookup into its rows (fct_transactions: each account's
+    owner, from int_client_accounts): the condition that a row's `key` is one whose `column` in this model's table
+    differs from the lookup's current value (rows of `lookup` where `lookup_where`; a key gone from it counts as
+    null), so that the model's pre-hook deletes those rows and its query reads them again with the current value.
+    Without it, a row keeps the value of the day it was read (an account's new owner would never reach its older
+    transactions). Keys are integers. More than `max_keys` such keys: every row (the condition `true`); none: no condition.
+
+    Listed with run_query while the model's SQL and its pre-hook are rendered, both before the pre-hook runs, so
+    both see the same keys. DuckDB's incremental runs only, as stage_copy_delete and stage_partitions_changed. -#}
+{%- macro changed_lookup_keys(key, column, lookup, lookup_where='true', max_keys=10000) -%}
+  {%- if target.type == 'duckdb' and execute and flags.WHICH in ('run', 'build') and model.resource_type == 'model'
+        and is_incremental() -%}
+    {%- set listing = run_query(
+          "select distinct this_table." ~ key ~ " from " ~ this ~ " as this_table"
+          ~ " left join (select " ~ key ~ ", " ~ column ~ " from " ~ lookup ~ " where " ~ lookup_where ~ ") as lookup"
+          ~ " on this_table." ~ key ~ " = lookup." ~ key
+          ~ " where this_table." ~ key ~ " is not null and this_table." ~ column ~ " is distinct from lookup." ~ column
+          ~ " order by 1 limit " ~ (max_keys + 1)) -%}
+    {%- set keys = listing.columns[0].values() | list -%}
+    {%- if keys | length > max_keys -%}
+      {{- return('true') -}}
+    {%- elif keys -%}
+      {{- return(key ~ ' in (' ~ (keys | map('int') | join(', ')) ~ ')') -}}
+    {%- endif -%}
+  {%- endif -%}
+  {{- return(none) -}}
+{%- endmacro -%}
+
+{#- fct_transactions' accounts whose owner changed since their rows were read (changed_lookup_keys), for its
+    pre-hook and its query alike. -#}
+{%- macro owner_changed_accounts() -%}
+  {{- return(changed_lookup_keys('account_id', 'client_id', ref('int_client_accounts'), 'is_owner')) -}}
 {%- endmacro -%}

@@ -109,6 +109,14 @@ def stage(lake: Path) -> list[tuple]:
     ).fetchall()
 
 
+def fct_rows(lake: Path) -> list[tuple]:
+    """fct_transactions' rows, in the shape of ``stage``."""
+    with duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True) as con:
+        return con.sql(
+            "select trans_id, trans_month, operation from main.fct_transactions order by 1"
+        ).fetchall()
+
+
 def test_the_copy_follows_new_changed_and_removed_stage_files(project: Path, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     (lake / "analytics").mkdir(parents=True)
@@ -212,10 +220,7 @@ def test_fct_transactions_reads_again_every_month_whose_stage_files_changed(
     (lake / "analytics").mkdir(parents=True)
 
     def fct() -> list[tuple]:
-        with duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True) as con:
-            return con.sql(
-                "select trans_id, trans_month, operation from main.fct_transactions order by 1"
-            ).fetchall()
+        return fct_rows(lake)
 
     write_month(lake, "2024-11", "a.parquet", 0, 50)
     write_month(lake, "2024-12", "b.parquet", 100, 50)
@@ -236,3 +241,63 @@ def test_fct_transactions_reads_again_every_month_whose_stage_files_changed(
     shutil.rmtree(lake / "stage" / "transactions" / "trans_month=2024-12")  # a month gone: its rows go
     dbt_run(project, lake, tmp_path, model="+fct_transactions")
     assert fct() == stage(lake) and len(fct()) == 61
+
+
+def write_owners(lake: Path, owners: dict[int, int | None]) -> None:
+    """The stage tables of accounts and dispositions (rewritten whole, as their stage jobs do): one account per key
+    of ``owners``, with an OWNER disposition for the client it maps to (none for None)."""
+    for table, query in {
+        "accounts": "select account_id, 1::bigint as district_id, 'monthly' as frequency, "
+        "date '2020-01-01' as open_date, false as is_orphan from owners",
+        "dispositions": "select row_number() over (order by account_id) as disp_id, client_id, account_id, "
+        "'owner' as disp_type, date '2020-01-01' as valid_from, false as is_orphan from owners "
+        "where client_id is not null",
+    }.items():
+        folder = lake / "stage" / table
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        rows = ", ".join(
+            f"({account}, {'null' if client is None else client})" for account, client in owners.items()
+        )
+        duckdb.sql(
+            f"copy (with owners(account_id, client_id) as (values {rows}) {query}) "
+            f"to '{folder / 'part-0.parquet'}' (format parquet)"
+        )
+
+
+def test_fct_transactions_follows_an_accounts_new_owner_into_its_older_months(
+    project: Path, tmp_path: Path
+) -> None:
+    """fct_transactions copies each account's owner into its rows. When an owner changes (or goes), the rows it
+    loaded before, in months no stage file of which changed, are read again with the current owner; a build
+    where no owner changed reads nothing."""
+    lake = tmp_path / "lake"
+    (lake / "analytics").mkdir(parents=True)
+    owners = {account: 100 + account for account in range(7)}  # write_month spreads rows over accounts 0..6
+
+    def stale_rows() -> int:
+        """Rows of fct_transactions whose client is not the account's owner now (as a full build gives it)."""
+        with duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True) as con:
+            return con.sql(
+                "select count(*) from main.fct_transactions as f left join main.int_client_accounts as o "
+                "on f.account_id = o.account_id and o.is_owner where f.client_id is distinct from o.client_id"
+            ).fetchone()[0]
+
+    write_owners(lake, owners)
+    write_month(lake, "2024-11", "a.parquet", 0, 50)
+    write_month(lake, "2024-12", "b.parquet", 100, 50)
+    dbt_run(project, lake, tmp_path, model="+fct_transactions")
+    assert stale_rows() == 0 and len(fct_rows(lake)) == 100
+
+    owners[3] = 200  # account 3 changes hands, account 5 loses its owner; no transaction file changes
+    owners[5] = None
+    write_owners(lake, owners)
+    day = dbt_run(project, lake, tmp_path, model="+fct_transactions")
+    assert stale_rows() == 0 and fct_rows(lake) == stage(lake)
+    assert "where account_id in (3, 5)" in day["compiled_code"]  # the two accounts' rows only
+    with duckdb.connect(str(lake / "analytics" / "c360.duckdb"), read_only=True) as con:
+        clients = dict(con.sql("select distinct account_id, client_id from main.fct_transactions").fetchall())
+    assert clients[3] == 200 and clients[5] is None and clients[4] == 104
+
+    idle = dbt_run(project, lake, tmp_path, model="+fct_transactions")  # no owner changed: nothing read
+    assert "where 1 = 0" in idle["compiled_code"] and stale_rows() == 0

@@ -3,7 +3,7 @@
         materialized='incremental',
         unique_key='trans_id',
         incremental_strategy=('merge' if target.type == 'athena' else 'append'),
-        pre_hook="{{ stage_copy_delete('transactions', 'trans_month') }}",
+        pre_hook="{{ stage_copy_delete('transactions', 'trans_month', also=owner_changed_accounts()) }}",
         post_hook="{{ stage_copy_record('transactions') }}",
         table_type='iceberg',
         partitioned_by=['trans_month'],
@@ -14,20 +14,9 @@
 -- One row per transaction, with the account's owner and the channel of the operation. Incremental: on DuckDB a
 -- run replaces the months whose stage files changed since its last build (a new day's month, and any older
 -- month a late transaction was staged into: macros/stage_copy.sql), so a day costs one month of work, not the
--- whole history. On Athena it merges by trans_id the latest month already loaded and the months after it.
+-- whole history. On Athena it merges by trans_id the latest month already loaded and the months after it. Either
+-- way it also reads again every transaction of an account whose owner changed since its rows were read.
 with
-
-transactions as (
-
-    select * from {{ ref('stg_core_banking__transactions') }}
-    {#- `dbt compile` stays offline (no warehouse lookup of this table): only run/build ask is_incremental(). -#}
-    {% if target.type == 'duckdb' %}
-        {{ stage_partitions_changed('transactions', 'trans_month') }}
-    {% elif flags.WHICH in ('run', 'build') and is_incremental() %}
-        where trans_month >= (select max(trans_month) from {{ this }})
-    {% endif %}
-
-),
 
 owners as (
 
@@ -37,6 +26,26 @@ owners as (
 
     from {{ ref('int_client_accounts') }}
     where is_owner
+
+),
+
+transactions as (
+
+    select * from {{ ref('stg_core_banking__transactions') }}
+    {#- `dbt compile` stays offline (no warehouse lookup of this table): only run/build ask is_incremental(). -#}
+    {% if target.type == 'duckdb' %}
+        {{ stage_partitions_changed('transactions', 'trans_month', also=owner_changed_accounts()) }}
+    {% elif flags.WHICH in ('run', 'build') and is_incremental() %}
+        where
+            trans_month >= (select max(trans_month) from {{ this }})
+            or account_id in (
+                select loaded.account_id
+                from {{ this }} as loaded
+                left join owners
+                    on loaded.account_id = owners.account_id
+                where loaded.client_id is distinct from owners.client_id
+            )
+    {% endif %}
 
 ),
 
