@@ -136,6 +136,14 @@
   {%- endif -%}
 {%- endmacro -%}
 
+{#- Whether the model being rendered is built incrementally on DuckDB by `dbt run`/`dbt build` (not `dbt compile`,
+    which stays offline; not a unit test of the model, which reads its given rows whole: it has no table of its own
+    to be incremental on). -#}
+{%- macro duckdb_incremental_build() -%}
+  {{- return(target.type == 'duckdb' and execute and flags.WHICH in ('run', 'build')
+             and model.resource_type == 'model' and is_incremental()) -}}
+{%- endmacro -%}
+
 {#- For an incremental model derived from a staging copy (fct_transactions from the transactions): the where
     clause that keeps the rows of the stage partitions whose files changed since this model's own last build (the
     copies' plan, recorded for this model by its own post-hook `stage_copy_record`, after its pre-hook
@@ -143,9 +151,7 @@
     which the pre-hook must be given too). So a late row in an old partition is picked up as surely as a new day's.
     Renders nothing for a full build, on other adapters and for `dbt compile` (which stays offline). -#}
 {%- macro stage_partitions_changed(table_name, partition_by, also=none) -%}
-  {#- (A unit test of the model reads its given rows whole: it has no table of its own to be incremental on.) -#}
-  {%- if target.type == 'duckdb' and execute and flags.WHICH in ('run', 'build') and model.resource_type == 'model'
-        and is_incremental() -%}
+  {%- if duckdb_incremental_build() -%}
     {%- set plan = stage_copy_plan(table_name, partition_by) -%}
     {%- if plan.whole -%}
     {%- elif plan.partitions -%}
@@ -168,8 +174,7 @@
     Listed with run_query while the model's SQL and its pre-hook are rendered, both before the pre-hook runs, so
     both see the same keys. DuckDB's incremental runs only, as stage_copy_delete and stage_partitions_changed. -#}
 {%- macro changed_lookup_keys(key, column, lookup, lookup_where='true', max_keys=10000) -%}
-  {%- if target.type == 'duckdb' and execute and flags.WHICH in ('run', 'build') and model.resource_type == 'model'
-        and is_incremental() -%}
+  {%- if duckdb_incremental_build() -%}
     {%- set listing = run_query(
           "select distinct this_table." ~ key ~ " from " ~ this ~ " as this_table"
           ~ " left join (select " ~ key ~ ", " ~ column ~ " from " ~ lookup ~ " where " ~ lookup_where ~ ") as lookup"
