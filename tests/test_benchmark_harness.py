@@ -79,9 +79,45 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
     assert export["peer_items"] == export["items"] > 0
     (pipeline,) = results["pipeline"]
     assert pipeline["seconds"] > 0 and pipeline["customers"] == results["floor"][0]["rows"] > 0
+    assert results["floor"][0]["mismatches"] == {}  # the floor computes the build's customer_360
+    assert "its output equals the build's customer_360" in body
     (build,) = results["build"]  # the threads the build's own results show: the profile's (default 2)
     assert build["breakdown"]["threads"] == int(os.environ.get("C360_DBT_THREADS") or 2), build["breakdown"]
     assert f"summed over dbt's {build['breakdown']['threads']} threads" in body
     makefile = (REPO / "Makefile").read_text()  # the venv `make` builds is the one the harness names
     assert f"AWSWRANGLER_VERSION := {export['peer_version']}" in makefile
     assert f"awswrangler=={export['peer_version']}" in (REPO / "benchmarks" / "run.py").read_text()
+
+
+def test_floor_mismatches_names_every_column_the_floor_computes_otherwise(tmp_path: Path) -> None:
+    import duckdb
+
+    from benchmarks.run import floor_mismatches
+
+    con = duckdb.connect()
+
+    def parquet(name: str, rows: str, columns: str = "client_id, balance, tier, score, kept") -> str:
+        path = tmp_path / f"{name}.parquet"
+        typed = "client_id::int as client_id, balance::double as balance, tier, score::int as score"
+        extra = ", kept" if "kept" in columns else ""
+        con.execute(
+            f"copy (select {typed}{extra} from (values {rows}) as t({columns})) to '{path}' (format parquet)"
+        )
+        return str(path)
+
+    built = parquet("built", "(1, 10, 'a', null, 5), (2, 20, 'b', 3, 6), (3, 1e12, 'c', 4, 7)")
+    # the same values in another row order, and a double off by a relative 1e-15: equal
+    same = parquet("same", "(3, 1e12 + 1e-3, 'c', 4, 7), (1, 10, 'a', null, 5), (2, 20, 'b', 3, 6)")
+    assert floor_mismatches(con, built, same) == {}
+    # client 3 missing and client 4 extra (counted in every column), client 1's score not null where the build's
+    # is, client 2's balance off, and no column `kept` at all (every client)
+    other = parquet(
+        "other", "(1, 10, 'a', 9), (2, 20.5, 'b', 3), (4, 1, 'd', 1)", "client_id, balance, tier, score"
+    )
+    assert floor_mismatches(con, built, other) == {
+        "client_id": 2,
+        "balance": 3,
+        "tier": 2,
+        "score": 3,
+        "kept": 3,
+    }

@@ -44,6 +44,20 @@ def test_customer_360_has_one_row_per_staged_client(built_lake: Path) -> None:
     assert nulls == 0
 
 
+def test_the_benchmark_floor_computes_the_same_customer_360(built_lake: Path, tmp_path: Path) -> None:
+    """benchmarks/floor_customer_360.sql is the floor of `dbt build` only while it computes what the build does:
+    every column of customer_360, for every client. A change to customer_360's logic must reach the floor too."""
+    from benchmarks.run import floor_mismatches, floor_query
+
+    out = tmp_path / "floor.parquet"
+    con = duckdb.connect()
+    con.execute(f"copy ({floor_query(str(built_lake / 'stage'))}) to '{out}' (format parquet)")
+    built = f"{built_lake}/analytics/customer_360/**/*.parquet"
+    assert con.sql(f"select count(*) from read_parquet('{built}')").fetchone()[0] > 100
+    mismatches = floor_mismatches(con, built, str(out))
+    assert mismatches == {}, f"customer_360 columns the floor computes otherwise (clients): {mismatches}"
+
+
 def test_audit_json_reconciles(built_lake: Path) -> None:
     result = CliRunner().invoke(app, ["audit", "--json"], env={"C360_LAKE": str(built_lake)})
     assert result.exit_code == 0, result.output
