@@ -245,8 +245,9 @@ def floor_query(stage_uri: str) -> str:
 def floor_mismatches(con, customer_360: str, floor: str) -> dict[str, int]:
     """Per column of ``customer_360`` (a Parquet glob), the clients whose value ``floor`` (a Parquet file) gives
     otherwise: a column the floor lacks counts every client, a client either side lacks counts in every column,
-    doubles may differ by a relative 1e-9 (the order of a sum), nulls equal nulls. Empty when the floor computes
-    customer_360 exactly, which is what makes it the floor of ``dbt build``."""
+    doubles may differ by a relative 1e-9 (the order of a sum), nulls equal nulls; a client the floor repeats
+    counts once more under ``client_id`` per extra row. Empty when the floor computes customer_360 exactly, which
+    is what makes it the floor of ``dbt build``."""
     con.execute(f"create or replace temp view bench_c360 as select * from read_parquet('{customer_360}')")
     con.execute(f"create or replace temp view bench_floor as select * from read_parquet('{floor}')")
     floor_columns = set(con.sql("select * from bench_floor limit 0").columns)
@@ -266,6 +267,8 @@ def floor_mismatches(con, customer_360: str, floor: str) -> dict[str, int]:
             "select count(*) from bench_c360 as c full join bench_floor as f on c.client_id = f.client_id "
             f"where c.client_id is null or f.client_id is null or ({differs})"
         ).fetchone()[0]
+        if column == "client_id":
+            count += con.sql("select count(*) - count(distinct client_id) from bench_floor").fetchone()[0]
         if count:
             mismatches[column] = count
     return mismatches

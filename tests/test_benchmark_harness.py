@@ -121,3 +121,8 @@ def test_floor_mismatches_names_every_column_the_floor_computes_otherwise(tmp_pa
         "score": 3,
         "kept": 3,
     }
+    # every client right, one of them twice
+    twice = parquet(
+        "twice", "(1, 10, 'a', null, 5), (2, 20, 'b', 3, 6), (3, 1e12, 'c', 4, 7), (3, 1e12, 'c', 4, 7)"
+    )
+    assert floor_mismatches(con, built, twice) == {"client_id": 1}
