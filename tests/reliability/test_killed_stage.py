@@ -30,9 +30,14 @@ def stage(lake: Path) -> None:
 
 
 def writing(lake: Path, table: str) -> bool:
-    """Whether Spark has started to write ``table``'s staging folder (its task files or its first Parquet)."""
+    """Whether Spark has started to write ``table``'s staging folder (its task files or its first Parquet). A
+    folder that the running stage deletes while this walks it (it clears the folder before each write) is not
+    being written yet."""
     staging = lake / "stage" / "_staging" / table
-    return staging.is_dir() and any(p.is_file() for p in staging.rglob("*"))
+    try:
+        return staging.is_dir() and any(p.is_file() for p in staging.rglob("*"))
+    except FileNotFoundError:
+        return False
 
 
 def test_a_stage_run_killed_mid_write_is_completed_by_the_rerun(built_lake: Path) -> None:
