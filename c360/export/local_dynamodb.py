@@ -41,10 +41,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(json.dumps({"port": server.server_port, "measured_once": measured}), flush=True)
     os.dup2(2, 1)  # nothing else on stdout: the parent reads only that line, and an unread pipe would fill up
-    try:
-        sys.stdin.read()  # until the parent closes our stdin, or exits
-    finally:
-        server.shutdown()
+    sys.stdin.read()  # until the parent closes our stdin, or exits
+    # Then exit at once: the items live only in this process's memory, so there is nothing to save, and an
+    # orderly shutdown (the server's half-second poll, then freeing every item) took 2 s after a 5,000-profile load.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
