@@ -352,6 +352,7 @@ def audit(
 @_locked("run")
 def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None) -> None:
     """The whole pipeline: start local services, generate, stage, build, export; print where results are."""
+    from c360.dbt_runner import parsed_ahead
     from c360.export.dynamodb_loader import local_endpoint
     from c360.services.source_db import source_database
     from c360.spark import start_in_background
@@ -366,7 +367,8 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
         spark_start = start_in_background(settings)  # the JVM starts while the sources are generated
         generate(lake=settings.lake, scale=settings.scale, seed=settings.seed, day=None)
         spark_start.join()
-        stage(lake=settings.lake)
+        with parsed_ahead(settings):  # dbt parses the project while Spark stages
+            stage(lake=settings.lake)
         build(lake=settings.lake)
         endpoint = services.enter_context(local_endpoint()) if store.is_local else None
         if endpoint:
