@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from c360.errors import BuildError
@@ -110,7 +109,7 @@ def parsed_ahead(settings: Settings) -> Iterator[None]:
     )
     try:
         yield
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        with suppress(subprocess.TimeoutExpired):
             child.wait(timeout=PARSE_WAIT_SECONDS)
     finally:
         if child.poll() is None:

@@ -29,11 +29,12 @@ class HadoopFS:
 
     def _fs(self, uri: str):
         """The file system of ``uri``'s scheme and authority (Hadoop caches them too; this saves the calls)."""
-        parts = urlsplit(_hadoop_uri(uri))
+        hadoop_uri = _hadoop_uri(uri)
+        parts = urlsplit(hadoop_uri)
         key = f"{parts.scheme}://{parts.netloc}"
         fs = self._file_systems.get(key)
         if fs is None:
-            fs = self._file_systems[key] = self._path(uri).getFileSystem(self._conf)
+            fs = self._file_systems[key] = self._path_class(hadoop_uri).getFileSystem(self._conf)
         return fs
 
     def exists(self, uri: str) -> bool:
