@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from spark_jobs.common.file_bookmarks import (
-    FileVersion,
-    _local_root,
-    _walk_hadoop,
-    list_versions,
-)
+from spark_jobs.common.file_bookmarks import FileVersion, list_versions
+from spark_jobs.common.hadoopfs import HadoopFS, _local_path
 
 SUFFIXES = (".json", ".json.gz")
 MTIME_NS = 1_700_000_000_123_999_999
 """A modification time with sub-millisecond digits: both walks must truncate it to ...123 ms."""
+
+
+def _walk_hadoop(spark, uri: str, suffixes: tuple[str, ...]) -> list[FileVersion]:
+    """What Hadoop's file system lists (the walk every URI but a local one takes)."""
+    return [FileVersion(*found) for found in sorted(HadoopFS(spark)._walk_hadoop(uri, suffixes))]
 
 
 def _tree(root: Path) -> set[str]:
@@ -53,15 +54,17 @@ def test_the_local_walk_lists_what_hadoop_lists(spark, tmp_path: Path) -> None:
     listed = list_versions(spark, str(root), SUFFIXES)
     assert {f.uri for f in listed} == expected
     assert [f.uri for f in listed] == sorted(expected)
-    assert listed == sorted(_walk_hadoop(spark, str(root), SUFFIXES), key=lambda f: f.uri)
+    assert listed == _walk_hadoop(spark, str(root), SUFFIXES)
     assert {f.modified_ms for f in listed} == {MTIME_NS // 1_000_000}
     assert {f.uri: f.size for f in listed}[str(root / "ingest_date=2024-01-01/a.json.gz")] == 42
+    remote = HadoopFS(spark).list_files(str(root), SUFFIXES)
+    assert [(f.uri, f.size) for f in remote] == [(f.uri, f.size) for f in listed]
     # Every spelling of the folder lists the same files; no suffixes lists every file that is not hidden.
     for spelling in (f"{root}/", root.as_uri(), f"{root.as_uri()}/", str(root).replace("/raw/", "//raw/")):
         assert list_versions(spark, spelling, SUFFIXES) == listed
     everything = list_versions(spark, str(root), ())
     assert {f.uri for f in everything} == expected | {str(root / "ingest_date=2024-01-01/c.txt")}
-    assert everything == sorted(_walk_hadoop(spark, str(root), ()), key=lambda f: f.uri)
+    assert everything == _walk_hadoop(spark, str(root), ())
 
 
 def test_a_file_or_a_missing_folder_lists_as_hadoop_lists_it(spark, tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_a_changed_file_lists_with_its_new_version(spark, tmp_path: Path) -> Non
     os.utime(changed, ns=(MTIME_NS + 5_000_000, MTIME_NS + 5_000_000))
     versions = {f.uri: f for f in list_versions(spark, str(root), SUFFIXES)}
     assert versions[str(changed)] == FileVersion(str(changed), 18, MTIME_NS // 1_000_000 + 5)
-    assert list(versions.values()) == sorted(_walk_hadoop(spark, str(root), SUFFIXES), key=lambda f: f.uri)
+    assert list(versions.values()) == _walk_hadoop(spark, str(root), SUFFIXES)
 
 
 @pytest.mark.parametrize(
@@ -103,4 +106,4 @@ def test_a_changed_file_lists_with_its_new_version(spark, tmp_path: Path) -> Non
     ],
 )
 def test_only_absolute_local_paths_are_walked_locally(uri: str, local: str | None) -> None:
-    assert _local_root(uri) == local
+    assert _local_path(uri) == local

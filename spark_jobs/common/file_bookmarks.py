@@ -11,7 +11,6 @@ next run redoes the same files. Keys are paths relative to the source's raw fold
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -116,81 +115,6 @@ class FileBookmark:
 
 
 def list_versions(spark: SparkSession, uri: str, suffixes: tuple[str, ...]) -> list[FileVersion]:
-    """Files below ``uri`` (recursively, skipping hidden and ``_``-prefixed names, as
-    :meth:`HadoopFS.list_files` does), with size and modification time, sorted by URI.
-
-    A local folder (an absolute path or a ``file:`` URI) is walked in Python (:func:`_walk_local`); any other
-    (``s3://``, ``s3a://``, ``hdfs://``) through Hadoop's file system (:func:`_walk_hadoop`). Both give the same
-    versions of the same files (``tests/test_list_versions.py``)."""
-    local = _local_root(uri)
-    found = _walk_local(local, suffixes) if local is not None else _walk_hadoop(spark, uri, suffixes)
-    return sorted(found, key=lambda f: f.uri)
-
-
-def _local_root(uri: str) -> str | None:
-    """The absolute local path ``uri`` names (``/a``, ``file:/a``, ``file:///a``), or None for any other URI.
-    As with Hadoop's ``Path``, the text is not percent-decoded and repeated or trailing slashes do not count."""
-    if uri.startswith("file://"):
-        path = uri[len("file://") :]
-        if not path.startswith("/"):  # file://host/... : not a local path
-            return None
-    elif uri.startswith("file:"):
-        path = uri[len("file:") :]
-    else:
-        path = uri
-    if not path.startswith("/"):
-        return None
-    return "/" + "/".join(part for part in path.split("/") if part)
-
-
-def _walk_local(root: str, suffixes: tuple[str, ...]) -> list[FileVersion]:
-    """The local walk: ``os.scandir`` per folder, sizes and modification times (milliseconds, truncated, as
-    Java's ``File.lastModified`` gives them) from ``stat``. A py4j round trip per file and attribute made the
-    Hadoop walk of GA's 731 raw files 0.5-1.5 s per run; this takes milliseconds."""
-    if not os.path.exists(root):
-        return []
-    if not os.path.isdir(root):  # a file: itself, as Hadoop's listing of a file gives
-        name = os.path.basename(root)
-        if name.startswith((".", "_")) or (suffixes and not name.endswith(suffixes)):
-            return []
-        info = os.stat(root)
-        return [FileVersion(root, info.st_size, info.st_mtime_ns // 1_000_000)]
-    found: list[FileVersion] = []
-    pending = [root]
-    while pending:
-        with os.scandir(pending.pop()) as entries:
-            for entry in entries:
-                if entry.name.startswith((".", "_")):
-                    continue
-                if entry.is_dir():
-                    pending.append(entry.path)
-                elif not suffixes or entry.name.endswith(suffixes):
-                    info = entry.stat()
-                    found.append(FileVersion(entry.path, info.st_size, info.st_mtime_ns // 1_000_000))
-    return found
-
-
-def _walk_hadoop(spark: SparkSession, uri: str, suffixes: tuple[str, ...]) -> list[FileVersion]:
-    """The walk through Hadoop's file system, one ``listStatus`` per folder: a recursive ``listFiles`` returns
-    located statuses, for which the local file system starts a shell per file to read its permissions."""
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    root = jvm.org.apache.hadoop.fs.Path(uri if "://" in uri else "file://" + uri)
-    fs = root.getFileSystem(conf)
-    if not fs.exists(root):
-        return []
-    found: list[FileVersion] = []
-    pending = [root]
-    while pending:
-        for status in fs.listStatus(pending.pop()):
-            path = status.getPath()
-            name = path.getName()
-            if name.startswith((".", "_")):
-                continue
-            if status.isDirectory():
-                pending.append(path)
-            elif not suffixes or name.endswith(suffixes):
-                text = path.toString()
-                plain = text[len("file:") :] if text.startswith("file:") else text
-                found.append(FileVersion(plain, int(status.getLen()), int(status.getModificationTime())))
-    return found
+    """Files below ``uri`` (recursively, skipping hidden and ``_``-prefixed names), with size and modification
+    time, sorted by URI (:meth:`HadoopFS.walk`)."""
+    return [FileVersion(*found) for found in HadoopFS(spark).walk(uri, suffixes)]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -42,22 +43,41 @@ class HadoopFS:
 
     def list_files(self, uri: str, suffixes: tuple[str, ...] = ()) -> list[RemoteFile]:
         """Files below ``uri``, recursively, skipping hidden and ``_``-prefixed names, sorted by URI."""
+        return [RemoteFile(uri=found, size=size) for found, size, _ in self.walk(uri, suffixes)]
+
+    def walk(self, uri: str, suffixes: tuple[str, ...] = ()) -> list[tuple[str, int, int]]:
+        """(URI, size, modification time in ms) of the files below ``uri`` (or of ``uri``, a file), recursively,
+        skipping hidden and ``_``-prefixed names and, with ``suffixes``, files of other names; sorted by URI.
+
+        A local folder (an absolute path or a ``file:`` URI) is walked in Python; any other (``s3://``,
+        ``s3a://``, ``hdfs://``) through Hadoop's file system. Both give the same files, sizes and times
+        (``tests/test_list_versions.py``): the Hadoop walk makes several py4j calls per file, 0.5-2 s for GA's
+        731 raw files, where the local walk takes milliseconds."""
+        local = _local_path(uri)
+        found = _walk_local(local, suffixes) if local is not None else self._walk_hadoop(uri, suffixes)
+        return sorted(found)
+
+    def _walk_hadoop(self, uri: str, suffixes: tuple[str, ...]) -> list[tuple[str, int, int]]:
+        """The walk through Hadoop's file system, one ``listStatus`` per folder: a recursive ``listFiles`` returns
+        located statuses, for which the local file system starts a shell per file to read its permissions."""
         if not self.exists(uri):
             return []
-        iterator = self._fs(uri).listFiles(self._path(uri), True)
-        root = self._path(uri).toUri().getPath().rstrip("/")
-        found = []
-        while iterator.hasNext():
-            status = iterator.next()
-            path = status.getPath()
-            relative = path.toUri().getPath()[len(root) :].lstrip("/")
-            if any(part.startswith((".", "_")) for part in relative.split("/")):
-                continue
-            text = _plain_uri(path.toString())
-            if suffixes and not text.endswith(suffixes):
-                continue
-            found.append(RemoteFile(uri=text, size=int(status.getLen())))
-        return sorted(found, key=lambda f: f.uri)
+        fs = self._fs(uri)
+        found: list[tuple[str, int, int]] = []
+        pending = [self._path(uri)]
+        while pending:
+            for status in fs.listStatus(pending.pop()):
+                path = status.getPath()
+                name = path.getName()
+                if name.startswith((".", "_")):
+                    continue
+                if status.isDirectory():
+                    pending.append(path)
+                elif not suffixes or name.endswith(suffixes):
+                    found.append(
+                        (_plain_uri(path.toString()), int(status.getLen()), int(status.getModificationTime()))
+                    )
+        return found
 
     def write_text(self, uri: str, text: str) -> None:
         """Write a small text file: to a temporary name first, then renamed into place."""
@@ -104,6 +124,46 @@ class HadoopFS:
             self.rename(target, old)
         self.rename(staged, target)
         self.delete(old)
+
+
+def _local_path(uri: str) -> str | None:
+    """The absolute local path ``uri`` names (``/a``, ``file:/a``, ``file:///a``), or None for any other URI.
+    As with Hadoop's ``Path``, the text is not percent-decoded and repeated or trailing slashes do not count."""
+    if uri.startswith("file://"):
+        path = uri[len("file://") :]
+    elif uri.startswith("file:"):
+        path = uri[len("file:") :]
+    else:
+        path = uri
+    if not path.startswith("/"):  # a relative path, file://host/..., s3://...
+        return None
+    return "/" + "/".join(part for part in path.split("/") if part)
+
+
+def _walk_local(root: str, suffixes: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """The local walk: ``os.scandir`` per folder; sizes and modification times (milliseconds, truncated, as
+    Java's ``File.lastModified`` gives them) from ``stat``."""
+    if not os.path.exists(root):
+        return []
+    if not os.path.isdir(root):  # a file: itself, as Hadoop's listing of a file gives
+        name = os.path.basename(root)
+        if name.startswith((".", "_")) or (suffixes and not name.endswith(suffixes)):
+            return []
+        info = os.stat(root)
+        return [(root, info.st_size, info.st_mtime_ns // 1_000_000)]
+    found: list[tuple[str, int, int]] = []
+    pending = [root]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith((".", "_")):
+                    continue
+                if entry.is_dir():
+                    pending.append(entry.path)
+                elif not suffixes or entry.name.endswith(suffixes):
+                    info = entry.stat()
+                    found.append((entry.path, info.st_size, info.st_mtime_ns // 1_000_000))
+    return found
 
 
 def _hadoop_uri(uri: str) -> str:
