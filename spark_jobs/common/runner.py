@@ -39,6 +39,7 @@ from spark_jobs.common.quality import (
     reconcile,
     write_audit,
 )
+from spark_jobs.common.session import sized_for
 
 Parse = Callable[[DataFrame, str], tuple[DataFrame, DataFrame]]
 """(raw lines, batch id) -> (typed good rows, bad rows with a ``reason`` column)."""
@@ -285,7 +286,13 @@ def stage_line_source(
     batch_id = batch_id_for(spec.name, remote, raw_root) if remote else recheck_batch_id(spec.name, inputs)
     quarantine = f"{stage_root}/_quarantine/{spec.name}/batch_id={batch_id}"
     if stage_any:
-        record = _stage_files(spark, fs, spec, remote, batch_id, stage_root, quarantine, prepare, existing)
+        merged = (
+            sum(f.size for f in list_versions(spark, target, (".parquet",))) if existing is not None else 0
+        )
+        with sized_for(spark, sum(f.size for f in read) + merged):
+            record = _stage_files(
+                spark, fs, spec, remote, batch_id, stage_root, quarantine, prepare, existing
+            )
     else:  # only empty new files or flags checked: no merge, an audit of zero rows
         record = AuditRecord(spec.name, batch_id, 0, 0, 0, 0, [f.uri for f in read], target)
     write_audit(fs, logs_uri, record)

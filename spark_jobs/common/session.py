@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pyspark.sql import SparkSession
 
 JOB_CONF = {
@@ -37,3 +40,39 @@ def get_session(app_name: str) -> SparkSession:
 def configure(spark: SparkSession) -> None:
     for key, value in JOB_CONF.items():
         spark.conf.set(key, value)
+
+
+SMALL_INPUT_BYTES = 16 * 1024 * 1024
+"""A batch that reads less than this (raw files plus the stage rows it merges with) is small: see
+:data:`SMALL_INPUT_CONF`."""
+SMALL_INPUT_CONF = {
+    # Adaptive execution plans every shuffle as a query stage of its own, a Spark job each, and optimizes the plan
+    # again after each one; whole-stage code generation compiles Java for every new plan. Both pay off on large
+    # inputs and cost more than they save on a few megabytes: the mainframe extracts, a day's CRM, visitor map and
+    # retail files (BENCHMARKS.md, fifteenth session).
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    # Without adaptive execution nothing coalesces the shuffle partitions (200 by default, as on Glue).
+    "spark.sql.shuffle.partitions": "4",
+}
+
+
+@contextmanager
+def sized_for(spark: SparkSession, input_bytes: int) -> Iterator[None]:
+    """Run the block with :data:`SMALL_INPUT_CONF` when ``input_bytes`` is below :data:`SMALL_INPUT_BYTES`, and
+    restore the session's settings after it (as they were, set or not); otherwise leave them as they are.
+    What a job computes does not change, only how Spark plans it."""
+    if input_bytes >= SMALL_INPUT_BYTES:
+        yield
+        return
+    previous = {key: spark.conf.get(key, None) for key in SMALL_INPUT_CONF}
+    for key, value in SMALL_INPUT_CONF.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
