@@ -7,6 +7,7 @@ import json
 import os
 import posixpath
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import date
@@ -355,7 +356,7 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
     from c360.dbt_runner import parsed_ahead
     from c360.export.dynamodb_loader import local_endpoint
     from c360.services.source_db import source_database
-    from c360.spark import start_in_background
+    from c360.spark import session_running, start_in_background, stop_local_session
 
     settings, store = _settings(lake, scale=scale, seed=seed)
     with ExitStack() as services:
@@ -364,11 +365,16 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
         except C360Error as exc:
             _fail(f"the transactions source database is not available: {exc}")
         out.print(f"source database (sourcemf): {db.display}")
+        own_session = not session_running()
         spark_start = start_in_background(settings)  # the JVM starts while the sources are generated
         generate(lake=settings.lake, scale=settings.scale, seed=settings.seed, day=None)
         spark_start.join()
         with parsed_ahead(settings):  # dbt parses the project while Spark stages
             stage(lake=settings.lake)
+        if own_session:  # its JVM and heap go while dbt builds (a session the caller had stays)
+            stopping = threading.Thread(target=stop_local_session, name="c360-spark-stop")
+            stopping.start()
+            services.callback(stopping.join)
         build(lake=settings.lake)
         endpoint = services.enter_context(local_endpoint()) if store.is_local else None
         if endpoint:

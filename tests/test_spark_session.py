@@ -1,7 +1,12 @@
-"""The local session started in the background (``c360 run`` overlaps the JVM's start with generation)."""
+"""The local session started in the background (``c360 run`` overlaps the JVM's start with generation), and
+stopped with its JVM (``c360 run`` frees the JVM's memory for the dbt build and the export)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +30,111 @@ def test_a_background_start_that_fails_is_reported_by_the_stages_call(tmp_path: 
     assert not thread.is_alive()  # the failure ended the thread quietly...
     with pytest.raises(SparkSetupError, match="Java 17"):
         local_session(settings)  # ... and the stage's own call reports it
+
+
+STOP_SCRIPT = """
+import json, os, sys
+from pyspark import SparkContext
+from c360.settings import Settings
+from c360.spark import local_session, session_running, stop_local_session
+
+settings = Settings().with_overrides(lake=sys.argv[1])
+seen = {"before": session_running()}
+spark = local_session(settings)
+seen["count"] = spark.range(7).count()
+seen["running"] = session_running()
+first = SparkContext._gateway.proc.pid
+stop_local_session()
+seen["stopped"] = not session_running()
+try:
+    os.kill(first, 0)
+    seen["first_jvm"] = "running"
+except ProcessLookupError:
+    seen["first_jvm"] = "ended"
+spark = local_session(settings)  # a new session, in a new JVM
+seen["again"] = spark.range(5).count()
+seen["new_jvm"] = SparkContext._gateway.proc.pid != first
+second = SparkContext._gateway.proc.pid
+stop_local_session()
+stop_local_session()  # (nothing left to stop: no error)
+seen["pids"] = [first, second]
+print(json.dumps(seen))
+"""
+
+
+def test_stopping_the_local_session_ends_its_jvm_and_a_new_one_can_start(tmp_path: Path) -> None:
+    # In a process of its own: the test session's JVM (the spark fixture) must not be stopped.
+    result = subprocess.run(
+        [sys.executable, "-c", STOP_SCRIPT, str(tmp_path / "lake")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["before"] is False and seen["running"] is True and seen["count"] == 7
+    assert seen["stopped"] is True and seen["first_jvm"] == "ended"
+    assert seen["again"] == 5 and seen["new_jvm"] is True
+    for pid in seen["pids"]:  # no JVM outlives its stop (nor the script)
+        assert not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.parametrize("session_before", [False, True])
+def test_c360_run_stops_the_session_it_started_once_the_stage_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session_before: bool
+) -> None:
+    """The order of ``c360 run``'s steps (each step faked: they are tested on their own): the session it started
+    is stopped after the stage, while dbt builds; a session that was running before it (a caller's) is left."""
+    import contextlib
+    import threading
+
+    from typer.testing import CliRunner
+
+    import c360.dbt_runner
+    import c360.export.dynamodb_loader
+    import c360.services.source_db
+    import c360.spark
+    from c360 import cli
+
+    steps: list[str] = []
+    stopped = threading.Event()
+
+    class Database:
+        display = "postgresql://fake"
+
+    def step(name: str):
+        def run(**_: object) -> None:
+            if (
+                name == "build"
+            ):  # the stop runs beside the build: wait for it, so the order is the same each run
+                stopped.wait(timeout=10)
+            steps.append(name)
+
+        return run
+
+    def stop() -> None:
+        steps.append("stop")
+        stopped.set()
+
+    def started(settings: object) -> threading.Thread:
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        return thread
+
+    monkeypatch.setattr(
+        c360.services.source_db, "source_database", lambda lake: contextlib.nullcontext(Database())
+    )
+    monkeypatch.setattr(c360.dbt_runner, "parsed_ahead", lambda settings: contextlib.nullcontext())
+    monkeypatch.setattr(c360.export.dynamodb_loader, "local_endpoint", lambda: contextlib.nullcontext(None))
+    monkeypatch.setattr(c360.spark, "session_running", lambda: session_before)
+    monkeypatch.setattr(c360.spark, "start_in_background", started)
+    monkeypatch.setattr(c360.spark, "stop_local_session", stop)
+    for name in ("generate", "stage", "build", "export"):
+        monkeypatch.setattr(cli, name, step(name))
+    result = CliRunner().invoke(cli.app, ["run", "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0, result.output
+    if session_before:
+        assert steps == ["generate", "stage", "build", "export"]
+    else:
+        assert steps == ["generate", "stage", "stop", "build", "export"]
