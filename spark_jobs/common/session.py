@@ -48,8 +48,9 @@ SMALL_INPUT_BYTES = 16 * 1024 * 1024
 SMALL_INPUT_CONF = {
     # Adaptive execution plans every shuffle as a query stage of its own, a Spark job each, and optimizes the plan
     # again after each one; whole-stage code generation compiles Java for every new plan. Both pay off on large
-    # inputs and cost more than they save on a few megabytes: the mainframe extracts, a day's CRM, visitor map and
-    # retail files (BENCHMARKS.md, fifteenth session).
+    # inputs and cost more than they save on a few megabytes: the small jobs of a full scale-1 stage, the mainframe
+    # extracts most (BENCHMARKS.md, fifteenth session). A day's batches gain nothing measurable: their cost is the
+    # JVM's warm-up.
     "spark.sql.adaptive.enabled": "false",
     "spark.sql.codegen.wholeStage": "false",
     # Without adaptive execution nothing coalesces the shuffle partitions (200 by default, as on Glue).
