@@ -5,7 +5,8 @@
 Each repeat builds a fresh lake under ``--workdir`` and runs, each in its own worker subprocess (``--worker``):
 generate (per source; transactions into the lake's PostgreSQL), the DuckDB TPC-H ``dbgen`` peer, stage (JVM
 start-up timed apart, then every Spark job), ``dbt build``, ``dbt parse`` (cold), the hand-written DuckDB floor
-(``benchmarks/floor_customer_360.sql``), the incremental day (generate one day, stage, build) and the export
+(``benchmarks/floor_customer_360.sql``), the incremental day (generate one day, stage, build), the fixed costs
+every incremental day pays whatever its data (a stage with nothing new, ``dbt build --empty``) and the export
 (DynamoDB JSON, our BatchWriteItem loader and awswrangler's ``put_df`` to the same local endpoint). Peak RSS per
 step is the larger of ``os.wait4``'s ``ru_maxrss`` for the worker (with its reaped children) and a /proc sample
 of the worker's whole process tree (the Spark JVM included). The Athena cost proxy is read from the Parquet
@@ -40,7 +41,18 @@ AWSWRANGLER_PIN = "awswrangler==3.17.1"
 ATHENA_USD_PER_TB = 5.0
 ATHENA_MIN_BYTES = 10 * 1024 * 1024
 """Athena bills at least 10 MB per query."""
-STEPS = ("generate", "dbgen", "stage", "build", "parse", "floor", "incremental", "export", "pipeline")
+STEPS = (
+    "generate",
+    "dbgen",
+    "stage",
+    "build",
+    "parse",
+    "floor",
+    "incremental",
+    "fixed",
+    "export",
+    "pipeline",
+)
 PIPELINE_TARGET_SECONDS = {1.0: 120.0, 10.0: 900.0}
 """The issue's targets for the whole pipeline (`c360 run`, set-up excluded) by scale."""
 
@@ -312,6 +324,44 @@ def work_incremental(settings, lake) -> dict[str, Any]:
         "build_seconds": build_seconds,
         "build_breakdown": dbt_breakdown(settings),
         "seconds": gen_seconds + staged["seconds"] + build_seconds,
+    }
+
+
+def work_fixed(settings, lake) -> dict[str, Any]:
+    """What any incremental run costs whatever its data, on the lake after its new day (so with nothing new):
+
+    - the stage step again, in a new JVM as every run's stage is: the session's start and every job's bookmark
+      check, with no file to read;
+    - ``dbt build --empty``, as the pipeline builds (no unit tests), in a new process as every run's build is:
+      every node of the project run on zero rows (dbt limits every ref and source to none), so dbt's start-up
+      and its own work per node (rendering, its cache, hooks, one query or more each) and DuckDB's per-statement
+      cost, without the data. Like a run's build, it finds the project parsed (dbt's partial parsing). It runs
+      in a scratch lake whose stage is the lake's (a symbolic link), so that the lake's own database and marts
+      are left as they are; the scratch lake is removed after."""
+    from c360.dbt_runner import PIPELINE_BUILD_ARGS, parsed_ahead, run_dbt
+
+    scratch = Path(settings.lake).parent / "fixed-costs-lake"
+    shutil.rmtree(scratch, ignore_errors=True)
+    (scratch / "analytics").mkdir(parents=True)
+    (scratch / "stage").symlink_to(Path(settings.lake) / "stage", target_is_directory=True)
+    try:
+        empty_settings = settings.with_overrides(lake=str(scratch))
+        with parsed_ahead(empty_settings):  # a run's build finds the parse saved (its lake's earlier builds,
+            pass  # or `c360 run`'s parse beside the stage); parsed in a child process, as the run's is
+        built, empty_seconds = _timed(
+            lambda: run_dbt(empty_settings, "build", extra=[*PIPELINE_BUILD_ARGS, "--empty"])
+        )
+        breakdown = dbt_breakdown(empty_settings)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    staged = work_stage(settings, lake)
+    return {
+        "stage_seconds": staged["seconds"],
+        "stage_jvm_seconds": staged["jvm_seconds"],
+        "empty_build_seconds": empty_seconds,
+        "empty_build_nodes": built.nodes,
+        "empty_build_breakdown": breakdown,
+        "seconds": staged["seconds"] + empty_seconds,
     }
 
 
@@ -773,6 +823,26 @@ def render_section(scale: float, meta: dict[str, Any], results: dict[str, list[d
         f"{_ratio(median(inc, 'stage_seconds'), total)} |",
         f"| incremental `dbt build` | {_f(inc_build)} | {_ratio(inc_build, build_s)} |",
         f"| full `dbt build` | {_f(build_s)} | 1.00x |",
+        "",
+    ]
+    fx = results.get("fixed", [])
+    fixed_stage, fixed_build = median(fx, "stage_seconds"), median(fx, "empty_build_seconds")
+    fixed_day = median(fx, "seconds")
+    lines += [
+        f"What every incremental run pays whatever its data (runs: {n.get('fixed', 0)}), on the lake after its "
+        "new day, each in a new process as a run's steps are: the stage again with nothing new (the Spark "
+        "session's start and every job's bookmark check), and `dbt build --empty` (every node of the build run "
+        "on zero rows: dbt's own work per node and DuckDB's per statement, without the data; in a scratch lake "
+        "that reads the same stage).",
+        "",
+        "| fixed cost | seconds | vs full |",
+        "|---|---:|---:|",
+        f"| stage with nothing new (JVM start-up {_f(median(fx, 'stage_jvm_seconds'))} s of it) | "
+        f"{_f(fixed_stage)} | {_ratio(fixed_stage, total)} |",
+        f"| `dbt build --empty` ({_f(median(fx, 'empty_build_nodes'), 0)} nodes, zero rows) | {_f(fixed_build)} | "
+        f"{_ratio(fixed_build, build_s)} |",
+        f"| both: the least an incremental day's stage + build can cost | {_f(fixed_day)} | "
+        f"{_ratio(fixed_day, total + build_s if total and build_s else None)} |",
         "",
     ]
     day_jobs = sorted({name for run in inc for name in run.get("stage_jobs", {})})

@@ -69,6 +69,9 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
         "| model | ",  # where the dbt build's time goes
         "| test | ",
         "| slowest nodes of the full build |",
+        "| stage with nothing new (JVM start-up",  # the fixed costs of every incremental run
+        "| `dbt build --empty` (",
+        "| both: the least an incremental day's stage + build can cost |",
     ):
         assert line in body, line
     import json
@@ -81,6 +84,14 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
     assert pipeline["seconds"] > 0 and pipeline["customers"] == results["floor"][0]["rows"] > 0
     assert results["floor"][0]["mismatches"] == {}  # the floor computes the build's customer_360
     assert "its output equals the build's customer_360" in body
+    (fixed,) = results[
+        "fixed"
+    ]  # dbt's own cost was measured over the very nodes the build runs, none left out
+    assert fixed["empty_build_nodes"] == results["build"][0]["nodes"] > 100, fixed
+    assert 0 < fixed["stage_jvm_seconds"] < fixed["stage_seconds"]
+    assert not (
+        tmp_path / "work" / "scale-0.01-run-0" / "fixed-costs-lake"
+    ).exists()  # its scratch lake is gone
     (build,) = results["build"]  # the threads the build's own results show: the profile's (default 2)
     assert build["breakdown"]["threads"] == int(os.environ.get("C360_DBT_THREADS") or 2), build["breakdown"]
     assert f"summed over dbt's {build['breakdown']['threads']} threads" in body
