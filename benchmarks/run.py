@@ -444,7 +444,12 @@ def work_pipeline(settings, lake) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     marts = _parquet_files(f"{pipeline_lake}/analytics/customer_360")
-    return {"seconds": seconds, "customers": sum(pq.ParquetFile(f).metadata.num_rows for f in marts)}
+    return {
+        "seconds": seconds,
+        "customers": sum(pq.ParquetFile(f).metadata.num_rows for f in marts),
+        # a run that passed but printed a traceback (one a thread caught) is what a user would report
+        "stderr_tracebacks": done.stderr.count("Traceback (most recent call last)"),
+    }
 
 
 def worker_main(step: str, lake_root: str, scale: float, seed: int, sources: tuple[str, ...] = ()) -> None:

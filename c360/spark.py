@@ -156,9 +156,14 @@ def stop_local_session() -> None:
     :func:`local_session` starts a new one."""
     from pyspark import SparkContext
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
+    # The session of the process, not the calling thread's: `getActiveSession` answers per thread, and `c360 run`
+    # stops on a thread of its own. A context left unstopped kept its accumulator server polling a JVM that then
+    # ended (an EOFError traceback at the end of every run's stage), and would be handed out again, dead.
+    session = SparkSession._instantiatedSession or SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
+    elif SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
     gateway = SparkContext._gateway
     if gateway is None:
         return

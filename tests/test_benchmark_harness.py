@@ -82,6 +82,8 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
     assert export["peer_items"] == export["items"] > 0
     (pipeline,) = results["pipeline"]
     assert pipeline["seconds"] > 0 and pipeline["customers"] == results["floor"][0]["rows"] > 0
+    # `c360 run` ends quietly (a stop of its Spark session on the wrong thread printed a traceback)
+    assert pipeline["stderr_tracebacks"] == 0
     assert results["floor"][0]["mismatches"] == {}  # the floor computes the build's customer_360
     assert "its output equals the build's customer_360" in body
     (fixed,) = results[
