@@ -13,7 +13,7 @@ import os
 import posixpath
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,21 @@ import pyarrow.parquet as pq
 ZONES = ("raw", "stage", "analytics", "logs")
 GZIP_LINES_LEVEL = 6
 """Compression level of :meth:`Lake.write_lines_gz` (zlib's default)."""
+
+
+def gzip_lines(lines: Iterable[str]) -> tuple[bytes, int]:
+    """Text lines as a gzip file's bytes (deterministic: no timestamp in the header), and their count. The lines
+    are compressed as they come: only the compressed bytes are held."""
+    count = 0
+    # gzip's format without a timestamp, at zlib's default level: a DynamoDB export at level 9 spent 3x the
+    # time compressing (0.68 s vs 0.21 s for 5,000 profiles) for a file 10% smaller
+    stream = zlib.compressobj(GZIP_LINES_LEVEL, zlib.DEFLATED, 31)
+    parts = []
+    for line in lines:
+        parts.append(stream.compress(f"{line}\n".encode()))
+        count += 1
+    parts.append(stream.flush())
+    return b"".join(parts), count
 
 
 class LakeError(RuntimeError):
@@ -125,18 +140,9 @@ class Lake:
         self.write_bytes(uri, (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode())
 
     def write_lines_gz(self, uri: str, lines: Iterator[str]) -> int:
-        """Write text lines into a gzip file (deterministic: no timestamp in the header); return the count. The
-        lines are compressed as they come: only the compressed bytes are held until the file is written."""
-        count = 0
-        # gzip's format without a timestamp, at zlib's default level: a DynamoDB export at level 9 spent 3x the
-        # time compressing (0.68 s vs 0.21 s for 5,000 profiles) for a file 10% smaller
-        stream = zlib.compressobj(GZIP_LINES_LEVEL, zlib.DEFLATED, 31)
-        parts = []
-        for line in lines:
-            parts.append(stream.compress(f"{line}\n".encode()))
-            count += 1
-        parts.append(stream.flush())
-        self.write_bytes(uri, b"".join(parts))
+        """Write text lines into a gzip file (:func:`gzip_lines`); return the count."""
+        data, count = gzip_lines(lines)
+        self.write_bytes(uri, data)
         return count
 
     def read_parquet(self, uri: str) -> pa.Table:

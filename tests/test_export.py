@@ -4,6 +4,8 @@ import datetime as dt
 import gzip
 import json
 import math
+import random
+import struct
 from decimal import Decimal, Inexact, Overflow
 
 import pyarrow as pa
@@ -94,6 +96,26 @@ def test_items_are_what_boto3s_serializer_makes_of_every_value() -> None:
         Decimal("12.50"),
         Decimal("-0.000001"),
         None,
+        # where a number's string changes form (repr's exponent, the decimal's scientific notation), or leaves
+        # DynamoDB's 38 digits and exponent range: the direct conversions take over or hand back here
+        0.0001,
+        -0.0001,
+        9.999e-05,
+        1e-05,
+        1e15,
+        9999999999999998.0,
+        1e16,
+        -1e16,
+        123456789012345680.0,
+        5e-324,
+        1e-130,
+        1e-131,
+        9.99e125,
+        1e126,
+        10**38 - 1,
+        -(10**38 - 1),
+        10**38,
+        -(10**38),
     ]
 
     def outcome(convert, row: dict) -> object:
@@ -109,6 +131,31 @@ def test_items_are_what_boto3s_serializer_makes_of_every_value() -> None:
     assert to_item({"client_id": 1, "value": float("nan")}) == {"client_id": {"N": "1"}}
     with pytest.raises(Inexact):  # more digits than DynamoDB keeps: refused, never rounded
         to_item({"client_id": 1, "value": 10**40 + 1})
+
+
+def test_numbers_are_what_boto3s_serializer_makes_of_them_across_the_doubles() -> None:
+    """The direct number conversions against boto3's, on doubles of every magnitude (random bit patterns) and on
+    integers of every length up to past DynamoDB's 38 digits."""
+    rng = random.Random(20261127)
+    doubles = [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(20_000)]
+    doubles += [rng.uniform(-1e6, 1e6) for _ in range(5_000)] + [
+        round(rng.uniform(-1e4, 1e4), 2) for _ in range(5_000)
+    ]
+    integers = [
+        rng.randrange(10 ** (digits - 1), 10**digits) * rng.choice((1, -1)) for digits in range(1, 42)
+    ]
+
+    def outcome(convert, value: object) -> object:
+        try:
+            return convert({"client_id": 1, "value": value})
+        except ArithmeticError as exc:
+            return type(exc)
+
+    mismatches = [v for v in doubles + integers if outcome(to_item, v) != outcome(_boto3_item, v)]
+    assert mismatches == []
+    assert {type(outcome(to_item, v)) for v in doubles} >= {dict, type}, (
+        "some doubles out of DynamoDB's range"
+    )
 
 
 def test_direct_identifiers_never_leave_the_lake() -> None:

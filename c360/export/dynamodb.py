@@ -20,7 +20,7 @@ from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeSerializer
 
 from c360.build_state import require_successful_build
 from c360.errors import ExportError
-from c360.storage import Lake, LakeError
+from c360.storage import Lake, LakeError, gzip_lines
 
 MART = "customer_360"
 PARTITION_KEY = "client_id"
@@ -45,6 +45,19 @@ def _number(value: int | Decimal) -> dict[str, str]:
     return {"N": str(DYNAMODB_CONTEXT.create_decimal(value))}
 
 
+_EXACT_INT = 10**38
+"""Integers of fewer than 39 digits fit DynamoDB's number context exactly, and their string is the decimal's."""
+
+
+def _float_number(value: float) -> dict[str, str]:
+    """A finite float's number attribute: the decimal of its shortest repr, in DynamoDB's context. A repr without an
+    exponent (0.0001 <= |value| < 1e16, or 0) is that decimal's string already (at most 17 digits, an exponent of
+    0 or below, no scientific form); the others (1e-05, 1e+16, ...) go through the context, which also refuses
+    what DynamoDB cannot hold."""
+    text = repr(value)
+    return {"N": text} if "e" not in text else _number(Decimal(text))
+
+
 def _attribute(value: Any) -> dict[str, Any] | None:
     """One value as a typed attribute value, or None for a value that is left out (null, empty, NaN, infinite).
     The mart's column types (strings, booleans, integers, doubles, dates) are converted here directly, as boto3's
@@ -58,9 +71,9 @@ def _attribute(value: Any) -> dict[str, Any] | None:
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, int):
-        return _number(value)
+        return {"N": str(value)} if -_EXACT_INT < value < _EXACT_INT else _number(value)
     if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else _number(Decimal(repr(value)))
+        return None if math.isnan(value) or math.isinf(value) else _float_number(value)
     if isinstance(value, dt.date):  # datetimes too: ISO strings
         return {"S": value.isoformat()}
     return _serializer.serialize(value)
@@ -148,10 +161,16 @@ def export_items(lake: Lake) -> ExportResult:
     """
     require_successful_build(lake)
     table = read_mart(lake)
-    # Two passes over the rows, none of them held: the content hash names the folder, then the lines are written.
+    # One pass over the rows, none of them held: each line goes into the content hash (which names the folder)
+    # and into the compressed file's bytes, written once the folder is known.
     content = hashlib.sha256()
-    for number, line in enumerate(item_lines(table)):
-        content.update(f"\n{line}".encode() if number else line.encode())
+
+    def hashed(lines: Iterator[str]) -> Iterator[str]:
+        for number, line in enumerate(lines):
+            content.update(f"\n{line}".encode() if number else line.encode())
+            yield line
+
+    data, count = gzip_lines(hashed(item_lines(table)))
     digest = content.hexdigest()[:12]
     as_of = (
         table.column("as_of_date")[0].as_py()
@@ -163,7 +182,7 @@ def export_items(lake: Lake) -> ExportResult:
     data_uri = f"{base}/data/part-00000.json.gz"
     new_folder = not lake.exists(base)
     try:
-        count = lake.write_lines_gz(data_uri, item_lines(table))
+        lake.write_bytes(data_uri, data)
         lake.write_json(
             f"{base}/manifest.json",
             {
