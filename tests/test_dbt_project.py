@@ -165,6 +165,19 @@ def test_staging_and_intermediate_models_are_tables_on_duckdb_and_views_on_athen
     assert {name: athena[name] for name in layered} == {name: "view" for name in layered}
 
 
+def test_no_duckdb_table_asks_for_athenas_partitions(duckdb_manifest: dict) -> None:
+    """`partitioned_by` is Athena's (Iceberg partitions); dbt-duckdb ignores it on a table with a warning in every
+    build's log. The external marts partition by their own `partition_by` option, and do not."""
+    asking = sorted(
+        node["name"]
+        for node in duckdb_manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"]["materialized"] != "external"
+        and node["config"].get("partitioned_by")
+    )
+    assert asking == []
+
+
 def test_no_data_test_reads_a_view_on_duckdb(duckdb_manifest: dict) -> None:
     """A data test on a view recomputes everything upstream of it (from the stage files, on DuckDB): each data
     test must read materialized models (tables, incremental tables, external marts), seeds, snapshots or

@@ -6,7 +6,7 @@
         pre_hook="{{ stage_copy_delete('transactions', 'trans_month', also=owner_changed_accounts()) }}",
         post_hook="{{ stage_copy_record('transactions') }}",
         table_type='iceberg',
-        partitioned_by=['trans_month'],
+        partitioned_by=(['trans_month'] if target.type == 'athena' else none),
         on_schema_change='append_new_columns'
     )
 }}
