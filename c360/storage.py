@@ -13,7 +13,7 @@ import os
 import posixpath
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 ZONES = ("raw", "stage", "analytics", "logs")
 GZIP_LINES_LEVEL = 6
-"""Compression level of :meth:`Lake.write_lines_gz` (zlib's default)."""
+"""Compression level of :func:`gzip_lines` (zlib's default)."""
 
 
 def gzip_lines(lines: Iterable[str]) -> tuple[bytes, int]:
@@ -138,12 +138,6 @@ class Lake:
 
     def write_json(self, uri: str, value: Any) -> None:
         self.write_bytes(uri, (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode())
-
-    def write_lines_gz(self, uri: str, lines: Iterator[str]) -> int:
-        """Write text lines into a gzip file (:func:`gzip_lines`); return the count."""
-        data, count = gzip_lines(lines)
-        self.write_bytes(uri, data)
-        return count
 
     def read_parquet(self, uri: str) -> pa.Table:
         """Read a Parquet file or a directory of Parquet files (hive partitions included)."""
