@@ -86,14 +86,12 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
     assert pipeline["stderr_tracebacks"] == 0
     assert results["floor"][0]["mismatches"] == {}  # the floor computes the build's customer_360
     assert "its output equals the build's customer_360" in body
-    (fixed,) = results[
-        "fixed"
-    ]  # dbt's own cost was measured over the very nodes the build runs, none left out
+    # dbt's own cost was measured over the very nodes the build runs, none left out
+    (fixed,) = results["fixed"]
     assert fixed["empty_build_nodes"] == results["build"][0]["nodes"] > 100, fixed
     assert 0 < fixed["stage_jvm_seconds"] < fixed["stage_seconds"]
-    assert not (
-        tmp_path / "work" / "scale-0.01-run-0" / "fixed-costs-lake"
-    ).exists()  # its scratch lake is gone
+    # its scratch lake is gone
+    assert not (tmp_path / "work" / "scale-0.01-run-0" / "fixed-costs-lake").exists()
     (build,) = results["build"]  # the threads the build's own results show: the profile's (default 2)
     assert build["breakdown"]["threads"] == int(os.environ.get("C360_DBT_THREADS") or 2), build["breakdown"]
     assert f"summed over dbt's {build['breakdown']['threads']} threads" in body

@@ -64,6 +64,14 @@ def _boto3_item(row: dict) -> dict:
     return item
 
 
+def _outcome(convert, row: dict) -> object:
+    """What ``convert`` makes of ``row``: the item, or the kind of arithmetic error that refused it."""
+    try:
+        return convert(row)
+    except ArithmeticError as exc:  # past DynamoDB's 38 digits or its exponent range
+        return type(exc)
+
+
 def test_items_are_what_boto3s_serializer_makes_of_every_value() -> None:
     values = [
         0,
@@ -118,15 +126,9 @@ def test_items_are_what_boto3s_serializer_makes_of_every_value() -> None:
         -(10**38),
     ]
 
-    def outcome(convert, row: dict) -> object:
-        try:
-            return convert(row)
-        except ArithmeticError as exc:  # past DynamoDB's 38 digits or its exponent range
-            return type(exc)
-
     rows = [{"client_id": i + 1, "value": value} for i, value in enumerate(values)]
-    outcomes = [outcome(to_item, row) for row in rows]
-    assert outcomes == [outcome(_boto3_item, row) for row in rows]
+    outcomes = [_outcome(to_item, row) for row in rows]
+    assert outcomes == [_outcome(_boto3_item, row) for row in rows]
     assert outcomes[values.index(1.5e300)] is Overflow, "out of DynamoDB's range: refused, as boto3 does"
     assert to_item({"client_id": 1, "value": float("nan")}) == {"client_id": {"N": "1"}}
     with pytest.raises(Inexact):  # more digits than DynamoDB keeps: refused, never rounded
@@ -146,10 +148,7 @@ def test_numbers_are_what_boto3s_serializer_makes_of_them_across_the_doubles() -
     ]
 
     def outcome(convert, value: object) -> object:
-        try:
-            return convert({"client_id": 1, "value": value})
-        except ArithmeticError as exc:
-            return type(exc)
+        return _outcome(convert, {"client_id": 1, "value": value})
 
     mismatches = [v for v in doubles + integers if outcome(to_item, v) != outcome(_boto3_item, v)]
     assert mismatches == []
