@@ -1019,6 +1019,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
     }
     results: dict[str, list[dict[str, Any]]] = {step: [] for step in STEPS}
+
+    def save() -> None:
+        """The raw numbers and the report, as far as they go (a run cut short keeps what it measured)."""
+        raw_json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
+        write_report(out, args.scale, render_section(args.scale, meta, results))
+
     failures = 0
     print(f"benchmarks: scale {args.scale}, {args.repeat} repeat(s); lakes and log in {workdir}", flush=True)
     for r in range(args.repeat):
@@ -1039,10 +1045,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  run {r + 1}/{args.repeat} {step}: {data['wall_seconds']:.1f}s", flush=True)
             meta["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             meta["load_after"] = _load()
-            raw_json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
-            write_report(out, args.scale, render_section(args.scale, meta, results))
+            save()
         meta["completed"] = r + 1
-        write_report(out, args.scale, render_section(args.scale, meta, results))
+        save()
         if not args.keep:
             _remove_lake(lake)
     print(f"report: {out} (raw: {raw_json})", flush=True)
