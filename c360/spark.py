@@ -90,6 +90,17 @@ def local_fs_jar(java_home: str, cache_dir: Path | None = None) -> Path:
     return jar
 
 
+JIT_OPTIONS = (
+    "-XX:Tier4InvocationThreshold=50000 -XX:Tier4MinInvocationThreshold=6000"
+    " -XX:Tier4CompileThreshold=150000 -XX:Tier4BackEdgeThreshold=400000"
+)
+"""HotSpot's thresholds for its second compiler (C2), ten times the defaults: a stage step is short and runs
+each of its many plans (and Spark's code generated for them) a few times, and with the defaults C2 spent a third
+of the JVM's CPU in a full scale-1 stage (51-54 of 149-157 s) compiling code that then hardly ran. Code that stays
+hot (the rows of GA's parse, the transactions' extract) still reaches C2; the rest runs as C1 compiled it. The
+first compiler alone (``TieredStopAtLevel=1``) was slower: the heavy jobs need C2 (BENCHMARKS.md)."""
+
+
 def local_session(settings: Settings) -> SparkSession:
     """Start (or reuse) the local session with settings that suit a laptop and a 2-core CI machine."""
     _check_java(settings.java_home)
@@ -114,7 +125,7 @@ def local_session(settings: Settings) -> SparkSession:
         .config(
             "spark.driver.extraJavaOptions",
             # The parallel collector: batch jobs, throughput over pause times (~4% less stage time than G1).
-            f"-Dderby.system.home=/tmp -Dlog4j2.configurationFile={LOG4J} -XX:+UseParallelGC",
+            f"-Dderby.system.home=/tmp -Dlog4j2.configurationFile={LOG4J} -XX:+UseParallelGC {JIT_OPTIONS}",
         )
         .config("spark.driver.extraClassPath", str(local_fs_jar(settings.java_home)))
         .config("spark.hadoop.fs.file.impl", LOCAL_FS_CLASS)

@@ -147,3 +147,15 @@ def test_c360_run_stops_the_session_it_started_once_the_stage_is_done(
         assert steps == ["generate", "stage", "build", "export"]
     else:
         assert steps == ["generate", "stage", "stop", "build", "export"]
+
+
+def test_the_local_jvm_runs_with_the_jit_thresholds_of_a_short_batch(spark) -> None:
+    from c360.spark import JIT_OPTIONS
+
+    jvm = spark.sparkContext._jvm
+    hotspot = jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean")
+    bean = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(hotspot)
+    asked = dict(option.removeprefix("-XX:").split("=") for option in JIT_OPTIONS.split())
+    assert asked, JIT_OPTIONS
+    running = {name: bean.getVMOption(name).getValue() for name in asked}
+    assert running == asked  # HotSpot's defaults (5000, 600, 15000, 40000) if the options did not reach it
