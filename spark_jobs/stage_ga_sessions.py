@@ -9,7 +9,8 @@ Input ``raw/ga_sessions/ingest_date=D/ga_sessions_YYYYMMDD.json.gz`` (or ``.json
 shared line reader (exact line numbers) and are parsed with ``from_json`` and the explicit :data:`RAW_SCHEMA`
 (the part of the GA export we stage; nothing is inferred).
 
-Outputs, both partitioned by ``session_date`` (the export's ``date``: the day in the view's time zone):
+Outputs, both with ``session_date`` (the export's ``date``: the day in the view's time zone) and partitioned by its
+month, ``session_month`` (``YYYY-MM``), one Parquet file per month sorted by day and key:
 
 - ``<stage>/ga_sessions/``: one row per session. ``session_id`` = fullVisitorId || '-' || visitId;
   ``full_visitor_id`` stays a string (leading zeros). The ``totals`` are here and only here, with GA's nulls
@@ -43,9 +44,10 @@ duplicate sessions. (Hits of a line that is not a JSON object cannot be counted;
 Incremental (a scale unit is about 600 MB of JSON in 730 day files): the bookmark ``<logs>/bookmarks/
 ga_sessions.json`` remembers each staged file's size, modification time and the session dates it holds. A run
 reads only new or changed files (plus, rarely, unchanged files that share a session date with them, so that
-deduplication stays exact), and rewrites only the ``session_date`` partitions they touch, each swapped in whole
-(:func:`spark_jobs.common.runner.publish_partitions`); the other partitions are not touched. A removed raw file
-has its partitions rebuilt from what remains. ``--full_refresh true``, a missing bookmark or stage table, or
+deduplication stays exact), and rebuilds only the session dates they touch: each month holding one is rewritten
+from the batch's rows of those dates and the month's other days read back from the table as they are, and swapped
+in whole (:func:`spark_jobs.common.runner.publish_partitions`); the other months are not touched. A removed raw
+file has its dates rebuilt from what remains. ``--full_refresh true``, a missing bookmark or stage table, or
 other stage code than the bookmark's (:func:`spark_jobs.common.code_version.stage_code_fingerprint`, so that an
 edited rule reaches every session) rebuild everything and replace the tables whole.
 """
@@ -81,7 +83,11 @@ from spark_jobs.common.session import get_session
 
 SOURCE = "ga_sessions"
 HITS = "ga_hits"
-PARTITION = "session_date"
+DAY = "session_date"
+"""The unit a run rebuilds (and deduplicates over): the session dates its files hold."""
+PARTITION = "session_month"
+"""The stage tables' partition folder: the month (``YYYY-MM``) of ``session_date``, one file per month. A day's
+partition held 25-30 kB at scale 1 (730 of them per table, written, listed and read as many files)."""
 QUARANTINE_PARTITION = "raw_file"
 SUFFIXES = (".json", ".json.gz")  # BigQuery exports JSON plain or gzip-compressed
 NOT_AVAILABLE = "not available in demo dataset"
@@ -203,7 +209,8 @@ SESSION_SCHEMA = T.StructType(
         T.StructField("custom_dimensions", T.MapType(T.IntegerType(), T.StringType()), True),
         T.StructField("sales_region", T.StringType(), True),
         *LINEAGE,
-        T.StructField(PARTITION, T.DateType(), False),
+        T.StructField(DAY, T.DateType(), False),
+        T.StructField(PARTITION, T.StringType(), False),
     ]
 )
 HIT_SCHEMA = T.StructType(
@@ -238,7 +245,8 @@ HIT_SCHEMA = T.StructType(
         T.StructField("product_price", CURRENCY, True),
         T.StructField("transaction_id", T.StringType(), True),
         *LINEAGE,
-        T.StructField(PARTITION, T.DateType(), False),
+        T.StructField(DAY, T.DateType(), False),
+        T.StructField(PARTITION, T.StringType(), False),
     ]
 )
 QUARANTINE_SORT = ("_source_file", "_line_number")
@@ -314,7 +322,7 @@ def parse(lines: DataFrame, batch_id: str) -> DataFrame:
         _positive(F.col("j.visitStartTime")).alias("_visit_start"),
         _positive(F.col("j.visitNumber")).alias("_visit_number"),
         F.when(F.trim(F.col("j.date")).rlike(_DATE), F.to_date(F.trim(F.col("j.date")), "yyyyMMdd")).alias(
-            PARTITION
+            DAY
         ),
         F.when(hits.isNotNull(), F.size(hits)).otherwise(0).alias("_hit_count"),
         hits.alias("_hits"),
@@ -333,7 +341,7 @@ def parse(lines: DataFrame, batch_id: str) -> DataFrame:
                 "visitStartTime missing or not a positive integer (epoch seconds)",
             ),
             (F.col("_visit_number").isNull(), "visitNumber missing or not a positive integer"),
-            (F.col(PARTITION).isNull(), "date missing or not a valid YYYYMMDD date"),
+            (F.col(DAY).isNull(), "date missing or not a valid YYYYMMDD date"),
             (F.col("_hit_count") == 0, "session without hits"),
             (
                 F.exists("_hits", lambda h: h.isNull() | h["hitNumber"].isNull())
@@ -415,7 +423,8 @@ def parse(lines: DataFrame, batch_id: str) -> DataFrame:
         "_hits",
         ingested_at(F.col("_source_file")).alias("_ingested_at"),
         F.lit(batch_id).alias("_batch_id"),
-        PARTITION,
+        DAY,
+        F.date_format(DAY, "yyyy-MM").alias(PARTITION),
     ).withColumn("sales_region", F.element_at("custom_dimensions", F.lit(4)))
 
 
@@ -490,6 +499,7 @@ def hit_rows(sessions: DataFrame) -> DataFrame:
         "_source_file",
         "_ingested_at",
         "_batch_id",
+        DAY,
         PARTITION,
         F.explode("_hits").alias("h"),
     )
@@ -531,6 +541,7 @@ def hit_rows(sessions: DataFrame) -> DataFrame:
         "_source_file",
         "_ingested_at",
         "_batch_id",
+        DAY,
         PARTITION,
     ).select([f.name for f in HIT_SCHEMA.fields])
 
@@ -581,7 +592,7 @@ def transform(lines: DataFrame, batch_id: str) -> GaOutcome:
             F.sum(F.when(F.col("_is_object") & rejected, F.col("_hit_count")).otherwise(0)).alias(
                 "rejected_hits"
             ),
-            F.array_sort(F.collect_set(F.when(~rejected, F.col(PARTITION).cast("string")))).alias("dates"),
+            F.array_sort(F.collect_set(F.when(~rejected, F.col(DAY).cast("string")))).alias("dates"),
         )
         .collect()
     )
@@ -732,21 +743,40 @@ def _replace(
         publish_partitions(fs, frame, target, staging, partition_by, values, sort_by)
 
 
+def months_of(dates: set[str]) -> set[str]:
+    """The ``session_month`` partitions that hold the session ``dates`` (``YYYY-MM-DD`` -> ``YYYY-MM``)."""
+    return {day[:7] for day in dates}
+
+
+def kept_rows(
+    spark: SparkSession, fs: HadoopFS, table: str, schema: T.StructType, dates: set[str]
+) -> DataFrame | None:
+    """The rows of the stage ``table`` that a run rebuilding the session ``dates`` keeps as they are: the other
+    days of the months it rewrites (None when none of those months is staged yet)."""
+    folders = [f"{table}/{PARTITION}={month}" for month in sorted(months_of(dates))]
+    folders = [folder for folder in folders if fs.exists(folder)]
+    if not folders:
+        return None
+    staged = spark.read.schema(schema).option("basePath", table).parquet(*folders)
+    return staged.where(~F.col(DAY).cast("string").isin(sorted(dates)))
+
+
 def _publish(fs: HadoopFS, zones: Zones, batch: Batch, dates: set[str] | None, keys: set[str] | None) -> None:
-    """Write the batch's sessions and hits over the session ``dates`` it rebuilds, and its quarantine over the
-    raw files ``keys`` it read (None: the whole table)."""
+    """Write the batch's sessions and hits over the session ``dates`` it rebuilds (their months, whose other days
+    are read back from the table and kept), and its quarantine over the raw files ``keys`` it read (None: the
+    whole table)."""
     outcome = batch.outcome
-    _replace(
-        fs,
-        outcome.sessions,
-        zones.sessions,
-        zones.staging(SOURCE, batch.id),
-        PARTITION,
-        ("session_id",),
-        dates,
+    tables = (
+        (outcome.sessions, zones.sessions, SOURCE, SESSION_SCHEMA, ("session_id",)),
+        (outcome.hits, zones.hits, HITS, HIT_SCHEMA, ("session_id", "hit_number")),
     )
-    hit_key = ("session_id", "hit_number")
-    _replace(fs, outcome.hits, zones.hits, zones.staging(HITS, batch.id), PARTITION, hit_key, dates)
+    for frame, table, name, schema, key in tables:
+        months = None
+        if dates is not None:
+            months = months_of(dates)
+            kept = kept_rows(frame.sparkSession, fs, table, schema, dates)
+            frame = frame if kept is None else frame.unionByName(kept)
+        _replace(fs, frame, table, zones.staging(name, batch.id), PARTITION, (DAY, *key), months)
     if outcome.session_counts.quarantined:
         staging = zones.staging("_quarantine", batch.id)
         _replace(fs, batch.quarantine, zones.quarantine, staging, QUARANTINE_PARTITION, QUARANTINE_SORT, keys)

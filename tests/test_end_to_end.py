@@ -202,7 +202,7 @@ def test_a_daily_increment_adds_customer_history(spark, tmp_path: Path) -> None:
     incremental = {name: content(con, name) for name in REBUILT}
     results = json.loads((lake / "logs" / "dbt" / "target" / "run_results.json").read_text())["results"]
     hits = next(r["compiled_code"] for r in results if r["unique_id"] == "model.c360.stg_web__hits")
-    assert "session_date=2025-01-10/" in hits and "session_date=2025-01-09/" not in hits
+    assert "session_month=2025-01/" in hits and "session_month=2024-12/" not in hits
     months = con.sql("select max(trans_month) from main.fct_transactions").fetchone()[0]
     con.close()
     assert months == "2025-01" and incremental["fct_transactions"][0] > 0  # the new day's month is in

@@ -371,16 +371,22 @@ def test_sessions_hits_quarantine_and_both_reconciliations(spark, tmp_path: Path
     assert [hits[0][f"page_path_level{k}"] for k in (1, 2, 3, 4)] == ["/cards/", "/gold", None, None]
     assert hits[1]["hit_at"] == utc(1735550001)
 
-    for table, schema in (("ga_sessions", job.SESSION_SCHEMA), ("ga_hits", job.HIT_SCHEMA)):
+    for table, schema, key in (
+        ("ga_sessions", job.SESSION_SCHEMA, ("session_id",)),
+        ("ga_hits", job.HIT_SCHEMA, ("session_id", "hit_number")),
+    ):
         read = spark.read.parquet(str(tmp_path / "stage" / table)).schema
         assert [(f.name, f.dataType) for f in read] == [(f.name, f.dataType) for f in schema], table
-        assert sorted(p.name for p in (tmp_path / "stage" / table).iterdir() if p.is_dir()) == [
-            "session_date=2024-12-30",
-            "session_date=2024-12-31",
+        # Both days in their month's partition, one file, sorted by day and key.
+        assert [p.name for p in (tmp_path / "stage" / table).iterdir() if p.is_dir()] == [
+            "session_month=2024-12"
         ]
-        assert all(
-            len(list(p.glob("*.parquet"))) == 1 for p in (tmp_path / "stage" / table).iterdir() if p.is_dir()
-        )
+        (file,) = (tmp_path / "stage" / table / "session_month=2024-12").glob("*.parquet")
+        in_file = [(r["session_date"], *(r[k] for k in key)) for r in pq.read_table(file).to_pylist()]
+        assert in_file == sorted(in_file) and {day for day, *_ in in_file} == {
+            date(2024, 12, 30),
+            date(2024, 12, 31),
+        }
 
 
 def test_gzip_days_are_staged_and_a_truncated_one_quarantines_its_cut_line(spark, tmp_path: Path) -> None:
@@ -420,11 +426,15 @@ def raw_lines(path: Path) -> list[bytes]:
     return gzip.decompress(path.read_bytes()).splitlines()
 
 
-def _generated_days(settings: Settings, lake: Lake, count: int) -> list[tuple[date, Path]]:
-    """The last ``count`` days of generated GA history that have sessions."""
+def _generated_days(
+    settings: Settings, lake: Lake, count: int, last: date | None = None
+) -> list[tuple[date, Path]]:
+    """The last ``count`` days of generated GA history that have sessions (up to ``last``, when given)."""
     schedule = generator.build_schedule(settings.seed, settings.scale, settings.end_date)
     days = []
     for day in reversed(generator.history_days(settings.end_date)):
+        if last is not None and day > last:
+            continue
         uri, sessions = generator.write_day(lake, schedule, day)
         if sessions:
             days.append((day, Path(uri)))
@@ -474,12 +484,15 @@ def test_many_day_files_are_read_in_groups_with_the_same_result(
     assert content(tmp_path / "grouped") == [sessions, hits]
 
 
-def test_incremental_runs_touch_only_the_new_or_changed_days(
+def test_incremental_runs_rewrite_only_the_months_of_the_new_or_changed_days(
     spark, settings: Settings, lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = Path(lake.root)
     fs = HadoopFS(spark)
-    (d1, f1), (d2, f2), (d3, f3) = _generated_days(settings, lake, 3)
+    ((d1, f1),) = _generated_days(settings, lake, 1, last=date(2024, 11, 30))
+    (d2, f2), (d3, f3) = _generated_days(settings, lake, 2)
+    nov, dec = (f"session_month={day:%Y-%m}" for day in (d1, d3))
+    assert (nov, dec, f"{d2:%Y-%m}") == ("session_month=2024-11", "session_month=2024-12", "2024-12")
     held = f3.read_bytes()
     f3.unlink()
     first = run_job(spark, root)  # no bookmark yet: a full build
@@ -487,15 +500,32 @@ def test_incremental_runs_touch_only_the_new_or_changed_days(
     sessions_dir, hits_dir = root / "stage" / "ga_sessions", root / "stage" / "ga_hits"
     before = {table: file_stamps(table) for table in (sessions_dir, hits_dir)}
 
-    f3.write_bytes(held)  # a new day arrives
+    def of_day(day: date) -> list[list[dict]]:
+        """Both tables' rows of one session date, lineage (the batch that wrote them) included."""
+        tables = (("ga_sessions", ("session_id",)), ("ga_hits", ("session_id", "hit_number")))
+        return [[r for r in rows(root, table, key) if r["session_date"] == day] for table, key in tables]
+
+    d2_rows = of_day(d2)
+    assert all(d2_rows)
+
+    f3.write_bytes(held)  # a new day arrives, in December
     added = run_job(spark, root)
     assert added.files == [str(f3)] and added.raw_rows == added.stage_rows == len(
         gzip.decompress(held).splitlines()
     )
     for table in (sessions_dir, hits_dir):
         now = file_stamps(table)
-        assert {k: v for k, v in now.items() if not k.startswith(f"session_date={d3}")} == before[table]
-        assert any(k.startswith(f"session_date={d3}/") for k in now)
+        # November is not touched; December is one new file, holding its earlier day as it was staged.
+        assert {k: v for k, v in now.items() if not k.startswith(f"{dec}/")} == {
+            k: v for k, v in before[table].items() if not k.startswith(f"{dec}/")
+        }
+        assert any(k.startswith(f"{nov}/") for k in now)
+        (december,) = [k for k in now if k.startswith(f"{dec}/") and k.endswith(".parquet")]
+        assert december not in before[table]
+    assert of_day(d2) == d2_rows
+    new_day = of_day(d3)
+    assert all(new_day) and {r["_batch_id"] for table in new_day for r in table} == {added.batch_id}
+    assert added.batch_id not in {r["_batch_id"] for table in d2_rows for r in table}
     bookmark = FileBookmark.load(fs, str(root / "logs" / "bookmarks" / "ga_sessions.json"), "ga_sessions")
     assert bookmark is not None and sorted(bookmark.files) == [
         f"ingest_date={d}/ga_sessions_{d:%Y%m%d}.json.gz" for d in (d1, d2, d3)
@@ -521,7 +551,7 @@ def test_incremental_runs_touch_only_the_new_or_changed_days(
     assert recoded.raw_rows == full.raw_rows and content_hash(root) == incremental
     assert json.loads(bookmark_file.read_text())["inputs"]["code"] == stage_code_fingerprint("ga_sessions")
 
-    before = {table: file_stamps(table) for table in (sessions_dir, hits_dir)}
+    d3_rows = of_day(d3)
     bookmark_text = (root / "logs" / "bookmarks" / "ga_sessions.json").read_text()
     f1.write_bytes(gzip.compress(b"".join(line + b"\n" for line in raw_lines(f1)[1:])))  # a day re-delivered
     f2.unlink()  # and a day withdrawn
@@ -540,26 +570,23 @@ def test_incremental_runs_touch_only_the_new_or_changed_days(
             run_job(spark, root)
     # Killed between two partitions: each partition is whole (old or new), nothing half-written is visible,
     # and the bookmark still says the batch is to do.
-    assert swaps == [str(sessions_dir / f"session_date={d1}")]
+    assert swaps == [str(sessions_dir / nov)]
     for table in (sessions_dir, hits_dir):
-        assert sorted(p.name for p in table.iterdir() if not p.name.startswith(("_", "."))) == [
-            f"session_date={d}" for d in (d1, d2, d3)
-        ]
+        assert sorted(p.name for p in table.iterdir() if not p.name.startswith(("_", "."))) == [nov, dec]
         assert all(len(list(p.glob("*.parquet"))) == 1 for p in table.iterdir() if p.is_dir())
     assert (root / "logs" / "bookmarks" / "ga_sessions.json").read_text() == bookmark_text
 
     changed = run_job(spark, root)  # the rerun finishes the batch
     assert changed.files == [str(f1)] and changed.stage_rows == len(raw_lines(f1))
     for table in (sessions_dir, hits_dir):
-        now = file_stamps(table)
-        assert sorted({k.split("/")[0] for k in now if k.startswith("session_date=")}) == [
-            f"session_date={d1}",
-            f"session_date={d3}",
-        ]
-        assert {k: v for k, v in now.items() if k.startswith(f"session_date={d3}")} == {
-            k: v for k, v in before[table].items() if k.startswith(f"session_date={d3}")
-        }
+        assert sorted(p.name for p in table.iterdir() if not p.name.startswith(("_", "."))) == [nov, dec]
+    # December lost its withdrawn day and kept the other as it was staged; November holds the new delivery.
+    assert of_day(d2) == [[], []] and of_day(d3) == d3_rows
+    assert {r["session_date"] for r in rows(root, "ga_sessions", ("session_id",))} == {d1, d3}
     assert not list((root / "stage" / "_staging").rglob("*.parquet"))
+    incremental = content_hash(root)
+    run_job(spark, root, full_refresh=True)
+    assert content_hash(root) == incremental
 
 
 # --- the real public sample ------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class StagedFile:
     size: int
     modified_ms: int
     partitions: tuple[str, ...]
-    """The stage partitions (e.g. ``session_date`` values) its valid records belong to."""
+    """The units its valid records belong to that an incremental run rebuilds (GA: ``session_date`` values)."""
     batch_id: str
 
 

@@ -2,13 +2,13 @@
     config(
         materialized=('incremental' if target.type == 'duckdb' else 'view'),
         incremental_strategy='append',
-        pre_hook="{{ stage_copy_delete('ga_hits', 'session_date') }}",
+        pre_hook="{{ stage_copy_delete('ga_hits', 'session_month') }}",
         post_hook="{{ stage_copy_record('ga_hits') }}"
     )
 }}
 
--- On DuckDB an incremental copy of the stage files: a build copies again only the session_date partitions whose
--- files changed since the last one (macros/stage_copy.sql). On Athena a view, like every staging model.
+-- On DuckDB an incremental copy of the stage files: a build copies again only the session_month partitions
+-- whose files changed since the last one (macros/stage_copy.sql). On Athena a view, like every staging model.
 with
 
 source as (
@@ -22,6 +22,7 @@ source as (
             'hit_type',
             'hit_at',
             'session_date',
+            'session_month',
             'is_interaction',
             'is_entrance',
             'is_exit',
@@ -44,7 +45,7 @@ source as (
             'product_price',
             'transaction_id'
         ],
-        'session_date'
+        'session_month'
     ) }}
 
 ),
@@ -57,6 +58,7 @@ renamed as (
         cast(hit_type as varchar) as hit_type,
         cast(hit_at as timestamp) as hit_at,
         cast(session_date as date) as session_date,
+        cast(session_month as varchar) as session_month,
         cast(is_interaction as boolean) as is_interaction,
         cast(is_entrance as boolean) as is_entrance,
         cast(is_exit as boolean) as is_exit,

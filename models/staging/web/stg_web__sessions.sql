@@ -2,13 +2,13 @@
     config(
         materialized=('incremental' if target.type == 'duckdb' else 'view'),
         incremental_strategy='append',
-        pre_hook="{{ stage_copy_delete('ga_sessions', 'session_date') }}",
+        pre_hook="{{ stage_copy_delete('ga_sessions', 'session_month') }}",
         post_hook="{{ stage_copy_record('ga_sessions') }}"
     )
 }}
 
--- On DuckDB an incremental copy of the stage files: a build copies again only the session_date partitions whose
--- files changed since the last one (macros/stage_copy.sql). On Athena a view, like every staging model.
+-- On DuckDB an incremental copy of the stage files: a build copies again only the session_month partitions
+-- whose files changed since the last one (macros/stage_copy.sql). On Athena a view, like every staging model.
 -- Session grain only: hits live in stg_web__hits, so no metric is counted at the wrong grain.
 with
 
@@ -24,6 +24,7 @@ source as (
             'visit_number',
             'visit_start_at',
             'session_date',
+            'session_month',
             'channel_grouping',
             'visits',
             'hits',
@@ -50,7 +51,7 @@ source as (
             'city',
             'sales_region'
         ],
-        'session_date'
+        'session_month'
     ) }}
 
 ),
@@ -64,6 +65,7 @@ renamed as (
         cast(visit_number as integer) as visit_number,
         cast(visit_start_at as timestamp) as visit_start_at,
         cast(session_date as date) as session_date,
+        cast(session_month as varchar) as session_month,
         cast(channel_grouping as varchar) as channel_grouping,
         cast(visits as integer) as visits,
         cast(hits as integer) as hits,
