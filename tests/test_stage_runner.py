@@ -1,5 +1,5 @@
-"""The shared line-source runner: the counts of a batch come from one Spark action over cached frames, an empty
-quarantine is written without parsing again, and the cached frames are released once the batch is published."""
+"""The shared line-source runner: the counts of a batch come from one Spark action over cached frames, a batch
+without bad lines writes no quarantine, and the cached frames are released once the batch is published."""
 
 from __future__ import annotations
 
@@ -88,9 +88,7 @@ def test_counts_reconcile_and_frames_are_cached_then_released(spark) -> None:
     assert not any(frame.is_cached for frame in outcome.cached)
 
 
-def test_a_batch_without_bad_lines_writes_an_empty_quarantine_of_the_same_columns(
-    spark, tmp_path: Path
-) -> None:
+def test_a_batch_without_bad_lines_leaves_no_quarantine(spark, tmp_path: Path) -> None:
     persisted = set(spark.sparkContext._jsc.getPersistentRDDs().keys())
     raw = tmp_path / "raw" / "numbers"
     raw.mkdir(parents=True)
@@ -106,9 +104,24 @@ def test_a_batch_without_bad_lines_writes_an_empty_quarantine_of_the_same_column
         0,
         1,
     )
-    quarantine = pq.read_table(record.quarantine_uri)
-    assert quarantine.num_rows == 0
-    assert quarantine.column_names == [c for c in QUARANTINE_COLUMNS if c != "_batch_id"]
+    # No Spark job writes an empty file: the batch's quarantine folder is not there (as for GA and transactions).
+    assert record.quarantine_uri.endswith(f"batch_id={record.batch_id}")
+    assert not Path(record.quarantine_uri).exists()
     assert pq.read_table(record.stage_uri).num_rows == 2
+    # What an earlier run of the same batch quarantined (a killed run, older code) is removed when it runs again.
+    Path(record.quarantine_uri).mkdir(parents=True)
+    (Path(record.quarantine_uri) / "part-0.parquet").write_bytes(b"left by an earlier run")
+    again = runner.stage_line_source(
+        spark, SPEC, str(tmp_path / "raw"), str(tmp_path / "stage"), str(tmp_path / "logs"), full_refresh=True
+    )
+    assert again.batch_id == record.batch_id and not Path(record.quarantine_uri).exists()
+    # A batch with a bad line writes its quarantine, in the quarantine's columns.
+    (raw / "b.csv").write_text("3,3\noops\n")
+    bad = runner.stage_line_source(
+        spark, SPEC, str(tmp_path / "raw"), str(tmp_path / "stage"), str(tmp_path / "logs")
+    )
+    quarantine = pq.read_table(bad.quarantine_uri)
+    assert bad.quarantined_rows == quarantine.num_rows == 1
+    assert quarantine.column_names == [c for c in QUARANTINE_COLUMNS if c != "_batch_id"]
     # Nothing of the batch stays cached in the shared session.
     assert set(spark.sparkContext._jsc.getPersistentRDDs().keys()) <= persisted

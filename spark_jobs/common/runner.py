@@ -126,7 +126,6 @@ def transform(
 
     The lines, the good rows and the stage rows are cached, and counted together in one action: the parse, the
     deduplication and the foreign-key lookups then run once, and the stage table is written from the cache.
-    An empty quarantine is written without parsing the lines again.
 
     With ``existing`` (the current stage table, for an incremental run), the stage rows are ``dedupe`` of the
     existing rows and the new good rows together, and the batch counts what it changed: ``stage_rows`` the rows
@@ -175,7 +174,7 @@ def transform(
     quarantine = quarantine_frame(quarantined, spec.name, batch_id)
     return StageOutcome(
         stage=stage,
-        quarantine=quarantine if quarantined_rows else quarantine.limit(0),
+        quarantine=quarantine,
         raw_rows=raw_rows,
         stage_rows=stage_rows,
         quarantined_rows=quarantined_rows,
@@ -344,7 +343,9 @@ def _stage_files(
         publish_partitions(
             fs, outcome.stage, target, staging, spec.partition_by, outcome.partitions, spec.sort_by
         )
-    if files:  # a batch without files (orphan flags checked again) has no quarantine
+    # A rerun of the batch replaces its quarantine; a batch without bad records leaves none (no Spark job writing
+    # an empty file: a tenth of a small job's time), as does a batch without files (orphan flags checked again).
+    if record.quarantined_rows:
         publish(
             fs,
             outcome.quarantine.drop("_batch_id"),
@@ -352,6 +353,8 @@ def _stage_files(
             f"{stage_root}/_staging/_quarantine/{spec.name}/{batch_id}",
             ("_source_file", "_line_number"),
         )
+    elif files:
+        fs.delete(quarantine)
     outcome.unpersist()
     if prepare is not None:
         lines.unpersist()
