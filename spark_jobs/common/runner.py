@@ -343,8 +343,8 @@ def _stage_files(
         publish_partitions(
             fs, outcome.stage, target, staging, spec.partition_by, outcome.partitions, spec.sort_by
         )
-    # A rerun of the batch replaces its quarantine; a batch without bad records leaves none (no Spark job writing
-    # an empty file: a tenth of a small job's time), as does a batch without files (orphan flags checked again).
+    # A rerun of the batch replaces its quarantine; a batch without bad records leaves none (no empty file per
+    # source and daily batch for readers to list), as does a batch without files (orphan flags checked again).
     if record.quarantined_rows:
         publish(
             fs,
