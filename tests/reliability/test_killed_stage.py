@@ -30,12 +30,14 @@ def stage(lake: Path) -> None:
 
 
 def writing(lake: Path, table: str) -> bool:
-    """Whether Spark has started to write ``table``'s staging folder (its task files or its first Parquet). A
-    folder that the running stage deletes while this walks it (it clears the folder before each write) is not
-    being written yet."""
+    """Whether Spark is writing ``table``: anything under its staging folder, from the write job's ``_temporary``
+    folder (made before any task opens a file) through the tasks' files to the written Parquet, until the table is
+    swapped in. Files alone leave the poll a shorter window, which a small table's write on a busy machine could
+    fall between two polls of. A folder that the running stage deletes while this walks it (it clears the folder
+    before each write) is not being written yet."""
     staging = lake / "stage" / "_staging" / table
     try:
-        return staging.is_dir() and any(p.is_file() for p in staging.rglob("*"))
+        return any(True for _ in staging.rglob("*"))
     except FileNotFoundError:
         return False
 
@@ -61,7 +63,7 @@ def test_a_stage_run_killed_mid_write_is_completed_by_the_rerun(built_lake: Path
         while not writing(lake, KILL_WHEN_WRITING):
             assert process.poll() is None, "the stage run ended before it wrote the table to be killed in"
             assert time.monotonic() < deadline, "the stage run never started to write the table"
-            time.sleep(0.02)
+            time.sleep(0.005)
         os.killpg(process.pid, signal.SIGKILL)
     finally:
         if process.poll() is None:
