@@ -353,7 +353,7 @@ def audit(
 @_locked("run")
 def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None) -> None:
     """The whole pipeline: start local services, generate, stage, build, export; print where results are."""
-    from c360.dbt_runner import parsed_ahead
+    from c360.dbt_runner import imported_ahead, parsed_ahead
     from c360.export.dynamodb_loader import local_endpoint
     from c360.services.source_db import source_database
     from c360.spark import session_running, start_in_background, stop_local_session
@@ -370,7 +370,9 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
         generate(lake=settings.lake, scale=settings.scale, seed=settings.seed, day=None)
         spark_start.join()
         with parsed_ahead(settings):  # dbt parses the project while Spark stages
+            importing = imported_ahead(settings)  # and this process imports dbt
             stage(lake=settings.lake)
+        importing.join()
         if own_session:  # its JVM and heap go while dbt builds (a session the caller had stays)
             stopping = threading.Thread(target=stop_local_session, name="c360-spark-stop")
             stopping.start()

@@ -1,9 +1,12 @@
-"""The dbt runner's parse ahead: ``c360 run`` parses the project while Spark stages, and its build reuses that parse."""
+"""The dbt runner's work ahead of a build: ``c360 run`` parses the project in a child process and imports dbt in
+its own while Spark stages, and its build reuses both."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +74,27 @@ def test_a_parse_that_does_not_finish_in_time_is_stopped(
         pass
     (child,) = started
     assert child.returncode == -signal.SIGKILL
+
+
+IMPORT_AHEAD = """
+import sys
+from c360.dbt_runner import imported_ahead
+from c360.settings import Settings
+wanted = ("dbt.cli.main", "dbt.adapters.duckdb")
+assert not any(name in sys.modules for name in wanted), "imported before"
+imported_ahead(Settings()).join()
+missing = [name for name in wanted if name not in sys.modules]
+assert not missing, missing
+"""
+
+
+def test_dbt_and_the_targets_adapter_are_imported_ahead_of_the_build(tmp_path: Path) -> None:
+    """In a new interpreter, as ``c360 run`` starts: nothing of dbt loaded before, dbt and DuckDB's adapter after."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_AHEAD],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "C360_LAKE": str(tmp_path / "lake"), "C360_DBT_TARGET": "local"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
