@@ -125,9 +125,10 @@ ADAPTER_MODULES = {"local": "dbt.adapters.duckdb", "athena": "dbt.adapters.athen
 
 def imported_ahead(settings: Settings) -> threading.Thread:
     """Import dbt and the target's adapter on a thread, so that a build later in this process finds them loaded
-    (2-3 s of Python): ``c360 run`` starts it with the stage, when its own Python waits on Spark. A build that
-    starts before the import ends waits for it (Python's lock per module); an import that fails is left for the
-    build to report. Join the thread before the build to keep their work apart."""
+    (about 1.5 s of Python): ``c360 run`` starts it with the stage, when its own Python waits on Spark (the run's
+    other imports and dbt's share no module: traced in a run). A build that starts before the import ends waits
+    for it (Python's lock per module); an import that fails is left for the build to report. Join the thread
+    before the build."""
 
     def load() -> None:
         with suppress(Exception):
