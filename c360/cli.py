@@ -369,10 +369,9 @@ def run(lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = N
         spark_start = start_in_background(settings)  # the JVM starts while the sources are generated
         generate(lake=settings.lake, scale=settings.scale, seed=settings.seed, day=None)
         spark_start.join()
-        with parsed_ahead(settings):  # dbt parses the project while Spark stages
-            importing = imported_ahead(settings)  # and this process imports dbt
+        # dbt parses the project (a child process) and this process imports dbt while Spark stages
+        with parsed_ahead(settings), imported_ahead(settings):
             stage(lake=settings.lake)
-        importing.join()
         if own_session:  # its JVM and heap go while dbt builds (a session the caller had stays)
             stopping = threading.Thread(target=stop_local_session, name="c360-spark-stop")
             stopping.start()

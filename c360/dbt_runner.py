@@ -123,21 +123,25 @@ ADAPTER_MODULES = {"local": "dbt.adapters.duckdb", "athena": "dbt.adapters.athen
 """The adapter each target of ``profiles.yml`` loads."""
 
 
-def imported_ahead(settings: Settings) -> threading.Thread:
-    """Import dbt and the target's adapter on a thread, so that a build later in this process finds them loaded
-    (about 1.5 s of Python): ``c360 run`` starts it with the stage, when its own Python waits on Spark (the run's
-    other imports and dbt's share no module: traced in a run). A build that starts before the import ends waits
-    for it (Python's lock per module); an import that fails is left for the build to report. Join the thread
-    before the build."""
+@contextmanager
+def imported_ahead(settings: Settings) -> Iterator[None]:
+    """Import dbt and the target's adapter on a thread while the block runs, so that a build after it finds them
+    loaded (about 1.5 s of Python): ``c360 run``'s stage, when its own Python waits on Spark (the run's other
+    imports and dbt's share no module: traced in a run). The end of the block waits for the import; an import that
+    fails is left for the build to report."""
 
     def load() -> None:
         with suppress(Exception):
             importlib.import_module("dbt.cli.main")
-            importlib.import_module(ADAPTER_MODULES.get(settings.dbt_target, "dbt.adapters.factory"))
+            if adapter := ADAPTER_MODULES.get(settings.dbt_target):
+                importlib.import_module(adapter)
 
     thread = threading.Thread(target=load, name="c360-dbt-import", daemon=True)
     thread.start()
-    return thread
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def run_dbt(settings: Settings, command: str = "build", extra: Sequence[str] = ()) -> BuildResult:

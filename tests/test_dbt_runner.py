@@ -82,7 +82,8 @@ from c360.dbt_runner import imported_ahead
 from c360.settings import Settings
 wanted = ("dbt.cli.main", "dbt.adapters.duckdb")
 assert not any(name in sys.modules for name in wanted), "imported before"
-imported_ahead(Settings()).join()
+with imported_ahead(Settings()):
+    pass
 missing = [name for name in wanted if name not in sys.modules]
 assert not missing, missing
 """
