@@ -145,6 +145,31 @@ def test_the_pipeline_build_runs_data_tests_but_no_unit_tests(built_lake: Path) 
     assert "model.c360.customer_360" in ids
 
 
+def test_marts_stage_their_rows_in_temporary_tables_not_in_the_database_file(built_lake: Path) -> None:
+    """macros/external.sql: a mart's rows go to its Parquet files by way of a temporary table (in memory), not a
+    table written into c360.duckdb and dropped. dbt's log of the build holds every statement it ran."""
+    manifest = json.loads((built_lake / "logs" / "dbt" / "target" / "manifest.json").read_text())
+    marts = sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "external"
+    )
+    assert "customer_360" in marts and len(marts) >= 5, marts
+    log = " ".join((built_lake / "logs" / "dbt" / "dbt.log").read_text().split())
+    for mart in marts:
+        assert f'create temporary table "{mart}__dbt_tmp' in log, mart
+        assert f'create table "c360"."main"."{mart}__dbt_tmp"' not in log, mart
+    with duckdb.connect(str(built_lake / "analytics" / "c360.duckdb"), read_only=True) as con:
+        left = con.sql(
+            "select table_name from duckdb_tables() where table_name like '%__dbt_tmp%'"
+        ).fetchall()
+        views = {
+            row[0] for row in con.sql("select view_name from duckdb_views() where not internal").fetchall()
+        }
+    assert left == []
+    assert set(marts) <= views  # each mart is a view over its Parquet files, as dbt-duckdb makes it
+
+
 def test_a_failing_step_exits_non_zero_with_a_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["export", "--lake", str(tmp_path / "empty")])
     assert result.exit_code == 1
