@@ -9,9 +9,15 @@ transactions as (
 
 ),
 
+-- The window's dates once, as dates: computed per row (a timestamp on DuckDB) they cost a quarter of the model.
 as_of as (
 
-    select * from {{ ref('int_as_of_date') }}
+    select
+        as_of_date,
+        cast({{ dbt.dateadd('month', -12, 'as_of_date') }} as date) as window_start_date,
+        cast({{ dbt.dateadd('day', 1, 'as_of_date') }} as date) as day_after_as_of_date
+
+    from {{ ref('int_as_of_date') }}
 
 ),
 
@@ -29,8 +35,8 @@ dated as (
         transactions.trans_date,
         transactions.balance,
         transactions.k_symbol,
-        as_of.as_of_date,
-        {{ dbt.dateadd('month', -12, 'as_of.as_of_date') }} as window_start_date
+        as_of.window_start_date,
+        as_of.day_after_as_of_date
 
     from transactions
     cross join as_of
@@ -89,7 +95,8 @@ checkpoints as (
     -- the as-of date and the same day 3, 6 and 12 months before, plus the 12 month-ends of the AUM average
     select
         month_offsets.month_offset,
-        {{ dbt.dateadd('month', '-1 * month_offsets.month_offset', 'as_of.as_of_date') }} as checkpoint_date
+        cast({{ dbt.dateadd('month', '-1 * month_offsets.month_offset', 'as_of.as_of_date') }} as date)
+            as checkpoint_date
 
     from month_offsets
     cross join as_of
@@ -104,7 +111,8 @@ balance_spans as (
         trans_date,
         balance,
         k_symbol,
-        as_of_date,
+        window_start_date,
+        day_after_as_of_date,
         lead(trans_date) over (partition by account_id order by trans_date, trans_id) as next_trans_date
 
     from recent
@@ -155,8 +163,8 @@ negative_days as (
                     then greatest(
                             0,
                         {{ dbt.datediff(
-                            'greatest(trans_date, ' ~ dbt.dateadd('month', -12, 'as_of_date') ~ ')',
-                            'coalesce(next_trans_date, ' ~ dbt.dateadd('day', 1, 'as_of_date') ~ ')',
+                            'greatest(trans_date, window_start_date)',
+                            'coalesce(next_trans_date, day_after_as_of_date)',
                             'day'
                         ) }}
                         )
@@ -166,15 +174,14 @@ negative_days as (
         sum(
             case
                 when k_symbol = 'sanction interest if negative balance'
-                    and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }}
+                    and trans_date > window_start_date
                     then 1
                 else 0
             end
         ) as sanction_interest_events_12m
 
     from balance_spans
-    where coalesce(next_trans_date, {{ dbt.dateadd('day', 1, 'as_of_date') }})
-        > {{ dbt.dateadd('month', -12, 'as_of_date') }}
+    where coalesce(next_trans_date, day_after_as_of_date) > window_start_date
     group by account_id
 
 ),

@@ -15,9 +15,16 @@ client_accounts as (
 
 ),
 
+-- The windows' bounds once, as dates, rather than per transaction and per sum.
 as_of as (
 
-    select * from {{ ref('int_as_of_date') }}
+    select
+        as_of_date,
+        cast({{ dbt.dateadd('month', -3, 'as_of_date') }} as date) as window_3m_start,
+        cast({{ dbt.dateadd('month', -6, 'as_of_date') }} as date) as window_6m_start,
+        cast({{ dbt.dateadd('month', -12, 'as_of_date') }} as date) as window_12m_start
+
+    from {{ ref('int_as_of_date') }}
 
 ),
 
@@ -31,7 +38,9 @@ owned as (
         transactions.operation,
         transactions.trans_type = 'credit' as is_credit,
         transactions.trans_type in ('debit', 'cash withdrawal') as is_debit,
-        as_of.as_of_date
+        as_of.window_3m_start,
+        as_of.window_6m_start,
+        as_of.window_12m_start
 
     from transactions
     inner join client_accounts
@@ -47,37 +56,37 @@ final as (
 
     select
         client_id,
-        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -3, 'as_of_date') }} then amount else 0 end)
+        sum(case when is_credit and trans_date > window_3m_start then amount else 0 end)
             as credit_sum_3m,
-        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -3, 'as_of_date') }} then 1 else 0 end)
+        sum(case when is_credit and trans_date > window_3m_start then 1 else 0 end)
             as credit_count_3m,
-        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -3, 'as_of_date') }} then amount else 0 end)
+        sum(case when is_debit and trans_date > window_3m_start then amount else 0 end)
             as debit_sum_3m,
-        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -3, 'as_of_date') }} then 1 else 0 end)
+        sum(case when is_debit and trans_date > window_3m_start then 1 else 0 end)
             as debit_count_3m,
-        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -6, 'as_of_date') }} then amount else 0 end)
+        sum(case when is_credit and trans_date > window_6m_start then amount else 0 end)
             as credit_sum_6m,
-        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -6, 'as_of_date') }} then 1 else 0 end)
+        sum(case when is_credit and trans_date > window_6m_start then 1 else 0 end)
             as credit_count_6m,
-        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -6, 'as_of_date') }} then amount else 0 end)
+        sum(case when is_debit and trans_date > window_6m_start then amount else 0 end)
             as debit_sum_6m,
-        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -6, 'as_of_date') }} then 1 else 0 end)
+        sum(case when is_debit and trans_date > window_6m_start then 1 else 0 end)
             as debit_count_6m,
-        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then amount else 0 end)
+        sum(case when is_credit and trans_date > window_12m_start then amount else 0 end)
             as credit_sum_12m,
-        sum(case when is_credit and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then 1 else 0 end)
+        sum(case when is_credit and trans_date > window_12m_start then 1 else 0 end)
             as credit_count_12m,
-        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then amount else 0 end)
+        sum(case when is_debit and trans_date > window_12m_start then amount else 0 end)
             as debit_sum_12m,
-        sum(case when is_debit and trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then 1 else 0 end)
+        sum(case when is_debit and trans_date > window_12m_start then 1 else 0 end)
             as debit_count_12m,
         max(trans_date) as last_transaction_date,
-        sum(case when trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} then 1 else 0 end)
+        sum(case when trans_date > window_12m_start then 1 else 0 end)
             as transactions_12m,
         sum(
             case
                 when
-                    trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }}
+                    trans_date > window_12m_start
                     and operation in ('credit in cash', 'withdrawal in cash')
                     then 1
                 else 0
@@ -85,7 +94,7 @@ final as (
         ) as cash_transactions_12m,
         sum(
             case
-                when trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }} and operation = 'credit card withdrawal'
+                when trans_date > window_12m_start and operation = 'credit card withdrawal'
                     then 1
                 else 0
             end
@@ -93,7 +102,7 @@ final as (
         sum(
             case
                 when
-                    trans_date > {{ dbt.dateadd('month', -12, 'as_of_date') }}
+                    trans_date > window_12m_start
                     and operation in ('collection from another bank', 'remittance to another bank')
                     then 1
                 else 0
