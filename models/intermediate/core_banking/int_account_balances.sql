@@ -157,7 +157,8 @@ negative_days as (
 
     select
         account_id,
-        sum(
+        -- a bigint, as in int_client_transactions
+        cast(sum(
             case
                 when balance < 0
                     then greatest(
@@ -170,13 +171,12 @@ negative_days as (
                         )
                 else 0
             end
-        ) as days_negative_balance_12m,
-        sum(
+        ) as bigint) as days_negative_balance_12m,
+        count(
             case
                 when k_symbol = 'sanction interest if negative balance'
                     and trans_date > window_start_date
                     then 1
-                else 0
             end
         ) as sanction_interest_events_12m
 

@@ -54,13 +54,14 @@ owned_balances as (
 
     select
         owned.client_id,
-        sum(balances.current_balance) as current_balance,
-        sum(balances.balance_3m_ago) as balance_3m_ago,
-        sum(balances.balance_6m_ago) as balance_6m_ago,
-        sum(balances.balance_12m_ago) as balance_12m_ago,
+        -- decimal(18, 2) and bigint, as in int_client_transactions
+        cast(sum(balances.current_balance) as decimal(18, 2)) as current_balance,
+        cast(sum(balances.balance_3m_ago) as decimal(18, 2)) as balance_3m_ago,
+        cast(sum(balances.balance_6m_ago) as decimal(18, 2)) as balance_6m_ago,
+        cast(sum(balances.balance_12m_ago) as decimal(18, 2)) as balance_12m_ago,
         sum(balances.avg_balance_12m) as avg_balance_12m,
         max(balances.days_negative_balance_12m) as days_negative_balance_12m,
-        sum(balances.sanction_interest_events_12m) as sanction_interest_events_12m
+        cast(sum(balances.sanction_interest_events_12m) as bigint) as sanction_interest_events_12m
 
     from owned
     inner join balances
@@ -91,7 +92,7 @@ loan_history as (
 
     select
         owned.client_id,
-        sum(case when loans.loan_status in ('finished, loan not paid', 'running, client in debt') then 1 else 0 end)
+        count(case when loans.loan_status in ('finished, loan not paid', 'running, client in debt') then 1 end)
             as problem_loan_count
 
     from loans

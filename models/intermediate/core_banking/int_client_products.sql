@@ -37,11 +37,10 @@ accounts_held as (
     select
         client_accounts.client_id,
         count(*) as account_count,
-        sum(case when client_accounts.is_owner then 1 else 0 end) as owned_account_count,
-        sum(
+        count(case when client_accounts.is_owner then 1 end) as owned_account_count,
+        count(
             case
                 when client_accounts.opened_on > {{ dbt.dateadd('month', -12, 'as_of.as_of_date') }} then 1
-                else 0
             end
         ) as accounts_opened_12m,
         min(client_accounts.opened_on) as first_account_opened_on,
@@ -59,9 +58,9 @@ cards_held as (
     select
         client_accounts.client_id,
         count(*) as card_count,
-        sum(case when cards.card_type = 'junior' then 1 else 0 end) as junior_card_count,
-        sum(case when cards.card_type = 'classic' then 1 else 0 end) as classic_card_count,
-        sum(case when cards.card_type = 'gold' then 1 else 0 end) as gold_card_count,
+        count(case when cards.card_type = 'junior' then 1 end) as junior_card_count,
+        count(case when cards.card_type = 'classic' then 1 end) as classic_card_count,
+        count(case when cards.card_type = 'gold' then 1 end) as gold_card_count,
         min(cards.issued_on) as first_card_issued_on,
         max(cards.issued_on) as last_card_issued_on
 

@@ -52,60 +52,52 @@ owned as (
 
 ),
 
+-- Sums keep their input's type, decimal(18, 2), and counts are bigints: DuckDB widens a sum to decimal(38, 2) or
+-- hugeint, whose columns it reads back from its database file far slower (int_customer_features reads them all).
 final as (
 
     select
         client_id,
-        sum(case when is_credit and trans_date > window_3m_start then amount else 0 end)
+        cast(sum(case when is_credit and trans_date > window_3m_start then amount else 0 end) as decimal(18, 2))
             as credit_sum_3m,
-        sum(case when is_credit and trans_date > window_3m_start then 1 else 0 end)
-            as credit_count_3m,
-        sum(case when is_debit and trans_date > window_3m_start then amount else 0 end)
+        count(case when is_credit and trans_date > window_3m_start then 1 end) as credit_count_3m,
+        cast(sum(case when is_debit and trans_date > window_3m_start then amount else 0 end) as decimal(18, 2))
             as debit_sum_3m,
-        sum(case when is_debit and trans_date > window_3m_start then 1 else 0 end)
-            as debit_count_3m,
-        sum(case when is_credit and trans_date > window_6m_start then amount else 0 end)
+        count(case when is_debit and trans_date > window_3m_start then 1 end) as debit_count_3m,
+        cast(sum(case when is_credit and trans_date > window_6m_start then amount else 0 end) as decimal(18, 2))
             as credit_sum_6m,
-        sum(case when is_credit and trans_date > window_6m_start then 1 else 0 end)
-            as credit_count_6m,
-        sum(case when is_debit and trans_date > window_6m_start then amount else 0 end)
+        count(case when is_credit and trans_date > window_6m_start then 1 end) as credit_count_6m,
+        cast(sum(case when is_debit and trans_date > window_6m_start then amount else 0 end) as decimal(18, 2))
             as debit_sum_6m,
-        sum(case when is_debit and trans_date > window_6m_start then 1 else 0 end)
-            as debit_count_6m,
-        sum(case when is_credit and trans_date > window_12m_start then amount else 0 end)
+        count(case when is_debit and trans_date > window_6m_start then 1 end) as debit_count_6m,
+        cast(sum(case when is_credit and trans_date > window_12m_start then amount else 0 end) as decimal(18, 2))
             as credit_sum_12m,
-        sum(case when is_credit and trans_date > window_12m_start then 1 else 0 end)
-            as credit_count_12m,
-        sum(case when is_debit and trans_date > window_12m_start then amount else 0 end)
+        count(case when is_credit and trans_date > window_12m_start then 1 end) as credit_count_12m,
+        cast(sum(case when is_debit and trans_date > window_12m_start then amount else 0 end) as decimal(18, 2))
             as debit_sum_12m,
-        sum(case when is_debit and trans_date > window_12m_start then 1 else 0 end)
-            as debit_count_12m,
+        count(case when is_debit and trans_date > window_12m_start then 1 end) as debit_count_12m,
         max(trans_date) as last_transaction_date,
-        sum(case when trans_date > window_12m_start then 1 else 0 end)
-            as transactions_12m,
-        sum(
+        count(case when trans_date > window_12m_start then 1 end) as transactions_12m,
+        count(
             case
                 when
                     trans_date > window_12m_start
                     and operation in ('credit in cash', 'withdrawal in cash')
                     then 1
-                else 0
             end
         ) as cash_transactions_12m,
-        sum(
+        count(
             case
                 when trans_date > window_12m_start and operation = 'credit card withdrawal'
                     then 1
-                else 0
             end
         ) as card_transactions_12m,
-        sum(
+        count(
             case
                 when
                     trans_date > window_12m_start
                     and operation in ('collection from another bank', 'remittance to another bank')
                     then 1
-                else 0
             end
         ) as transfer_transactions_12m
 

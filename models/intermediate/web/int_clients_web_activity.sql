@@ -59,19 +59,19 @@ client_totals as (
         count(distinct full_visitor_id) as visitor_count,
         min(session_date) as first_web_visit_date,
         max(session_date) as last_web_visit_date,
-        sum(case when is_in_12m then 1 else 0 end) as web_sessions_12m,
-        sum(case when is_in_12m then pageviews else 0 end) as web_pageviews_12m,
-        sum(case when is_in_12m and is_mobile_device then 1 else 0 end) as mobile_sessions_12m,
-        sum(case when is_in_12m and channel_grouping = 'Organic Search' then 1 else 0 end) as organic_search_12m,
-        sum(case when is_in_12m and channel_grouping = 'Direct' then 1 else 0 end) as direct_12m,
-        sum(case when is_in_12m and channel_grouping = 'Paid Search' then 1 else 0 end) as paid_search_12m,
-        sum(case when is_in_12m and channel_grouping = 'Referral' then 1 else 0 end) as referral_12m,
-        sum(case when is_in_12m and channel_grouping = 'Social' then 1 else 0 end) as social_12m,
-        sum(case when is_in_12m and channel_grouping = 'Display' then 1 else 0 end) as display_12m,
-        sum(case when is_in_12m and channel_grouping = 'Affiliates' then 1 else 0 end) as affiliates_12m,
-        sum(case when is_in_12m and is_campaign_session then 1 else 0 end) as campaign_sessions_12m,
-        sum(
-            case when is_in_12m and is_campaign_session and transactions > 0 then 1 else 0 end
+        count(case when is_in_12m then 1 end) as web_sessions_12m,
+        cast(sum(case when is_in_12m then pageviews else 0 end) as bigint) as web_pageviews_12m,
+        count(case when is_in_12m and is_mobile_device then 1 end) as mobile_sessions_12m,
+        count(case when is_in_12m and channel_grouping = 'Organic Search' then 1 end) as organic_search_12m,
+        count(case when is_in_12m and channel_grouping = 'Direct' then 1 end) as direct_12m,
+        count(case when is_in_12m and channel_grouping = 'Paid Search' then 1 end) as paid_search_12m,
+        count(case when is_in_12m and channel_grouping = 'Referral' then 1 end) as referral_12m,
+        count(case when is_in_12m and channel_grouping = 'Social' then 1 end) as social_12m,
+        count(case when is_in_12m and channel_grouping = 'Display' then 1 end) as display_12m,
+        count(case when is_in_12m and channel_grouping = 'Affiliates' then 1 end) as affiliates_12m,
+        count(case when is_in_12m and is_campaign_session then 1 end) as campaign_sessions_12m,
+        count(
+            case when is_in_12m and is_campaign_session and transactions > 0 then 1 end
         ) as campaign_conversions_12m
 
     from client_sessions
