@@ -170,6 +170,22 @@ def test_marts_stage_their_rows_in_temporary_tables_not_in_the_database_file(bui
     assert set(marts) <= views  # each mart is a view over its Parquet files, as dbt-duckdb makes it
 
 
+def test_no_table_of_the_database_file_holds_hugeint_or_decimal_38_columns(built_lake: Path) -> None:
+    """DuckDB widens sum() to HUGEINT (of integers) or DECIMAL(38, s) (of decimals), and reads those columns back
+    from its file far slower than BIGINT or DECIMAL(18, s): the models count with count() and cast their sums
+    (int_client_transactions). A sum(case ... then 1 else 0 end) added to a model shows up here."""
+    with duckdb.connect(str(built_lake / "analytics" / "c360.duckdb"), read_only=True) as con:
+        wide = con.sql(
+            "select table_name || '.' || column_name || ' ' || data_type from information_schema.columns "
+            "where data_type = 'HUGEINT' or data_type like 'DECIMAL(38,%' order by 1"
+        ).fetchall()
+        tables = con.sql(
+            "select count(*) from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchone()
+    assert tables[0] >= 20
+    assert wide == []
+
+
 def test_a_failing_step_exits_non_zero_with_a_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["export", "--lake", str(tmp_path / "empty")])
     assert result.exit_code == 1
