@@ -6,17 +6,14 @@ model's SQL applies the edit to every row, not only to new ones."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-DBT = str(Path(sys.executable).parent / "dbt")
+from tests.dbt_project_copy import copy_project, run_dbt_on
+
 MODEL = "stg_core_banking__transactions"
 MODEL_SQL = Path("models/staging/core_banking") / f"{MODEL}.sql"
 
@@ -52,43 +49,13 @@ def write_month(lake: Path, month: str, name: str, first_id: int, rows: int, *, 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the dbt project that a test may edit, as an analyst edits a model in their clone."""
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(REPO / name, copy / name)
-    for name in ("models", "macros", "seeds", "snapshots", "data_tests", "analyses"):
-        if (REPO / name).exists():
-            shutil.copytree(REPO / name, copy / name)
-    return copy
+    return copy_project(tmp_path / "project")
 
 
 def dbt_run(project: Path, lake: Path, tmp_path: Path, *extra: str, model: str = MODEL) -> dict:
     """``dbt run --select`` the model (with ``+``: and its parents) in the project, against the lake; returns the
     model's run result."""
-    env = {
-        **os.environ,
-        "C360_DBT_TARGET": "local",
-        "C360_LAKE": str(lake),
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-    }
-    result = subprocess.run(
-        [
-            DBT,
-            "run",
-            "--select",
-            model,
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            *extra,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_dbt_on(project, lake, tmp_path, "run", "--select", model, *extra)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     return next(r for r in results if r["unique_id"] == f"model.c360.{model.lstrip('+')}")
