@@ -9,15 +9,9 @@ transactions as (
 
 ),
 
--- The window's dates once, as dates: computed per row (a timestamp on DuckDB) they cost a quarter of the model.
 as_of as (
 
-    select
-        as_of_date,
-        cast({{ dbt.dateadd('month', -12, 'as_of_date') }} as date) as window_start_date,
-        cast({{ dbt.dateadd('day', 1, 'as_of_date') }} as date) as day_after_as_of_date
-
-    from {{ ref('int_as_of_date') }}
+    {{ as_of_windows(ref('int_as_of_date')) }}
 
 ),
 
@@ -35,7 +29,7 @@ dated as (
         transactions.trans_date,
         transactions.balance,
         transactions.k_symbol,
-        as_of.window_start_date,
+        as_of.window_12m_start,
         as_of.day_after_as_of_date
 
     from transactions
@@ -54,7 +48,7 @@ opening_days as (
         max(trans_date) as trans_date
 
     from dated
-    where trans_date <= window_start_date
+    where trans_date <= window_12m_start
     group by account_id
 
 ),
@@ -78,7 +72,7 @@ openings as (
 recent as (
 
     select * from dated
-    where trans_date > window_start_date
+    where trans_date > window_12m_start
 
     union all
 
@@ -111,7 +105,7 @@ balance_spans as (
         trans_date,
         balance,
         k_symbol,
-        window_start_date,
+        window_12m_start,
         day_after_as_of_date,
         lead(trans_date) over (partition by account_id order by trans_date, trans_id) as next_trans_date
 
@@ -164,7 +158,7 @@ negative_days as (
                     then greatest(
                             0,
                         {{ dbt.datediff(
-                            'greatest(trans_date, window_start_date)',
+                            'greatest(trans_date, window_12m_start)',
                             'coalesce(next_trans_date, day_after_as_of_date)',
                             'day'
                         ) }}
@@ -175,13 +169,13 @@ negative_days as (
         count(
             case
                 when k_symbol = 'sanction interest if negative balance'
-                    and trans_date > window_start_date
+                    and trans_date > window_12m_start
                     then 1
             end
         ) as sanction_interest_events_12m
 
     from balance_spans
-    where coalesce(next_trans_date, day_after_as_of_date) > window_start_date
+    where coalesce(next_trans_date, day_after_as_of_date) > window_12m_start
     group by account_id
 
 ),

@@ -28,7 +28,7 @@ standing_orders as (
 
 as_of as (
 
-    select * from {{ ref('int_as_of_date') }}
+    {{ as_of_windows(ref('int_as_of_date')) }}
 
 ),
 
@@ -40,7 +40,7 @@ accounts_held as (
         count(case when client_accounts.is_owner then 1 end) as owned_account_count,
         count(
             case
-                when client_accounts.opened_on > {{ dbt.dateadd('month', -12, 'as_of.as_of_date') }} then 1
+                when client_accounts.opened_on > as_of.window_12m_start then 1
             end
         ) as accounts_opened_12m,
         min(client_accounts.opened_on) as first_account_opened_on,

@@ -15,16 +15,9 @@ client_accounts as (
 
 ),
 
--- The windows' bounds once, as dates, rather than per transaction and per sum.
 as_of as (
 
-    select
-        as_of_date,
-        cast({{ dbt.dateadd('month', -3, 'as_of_date') }} as date) as window_3m_start,
-        cast({{ dbt.dateadd('month', -6, 'as_of_date') }} as date) as window_6m_start,
-        cast({{ dbt.dateadd('month', -12, 'as_of_date') }} as date) as window_12m_start
-
-    from {{ ref('int_as_of_date') }}
+    {{ as_of_windows(ref('int_as_of_date')) }}
 
 ),
 

@@ -10,11 +10,7 @@ order_lines as (
 
 as_of as (
 
-    select
-        as_of_date,
-        cast({{ dbt.dateadd('month', -12, 'as_of_date') }} as date) as window_start
-
-    from {{ ref('int_as_of_date') }}
+    {{ as_of_windows(ref('int_as_of_date')) }}
 
 ),
 
@@ -31,7 +27,7 @@ lines_to_date as (
         order_lines.quantity,
         order_lines.discount,
         order_lines.profit,
-        order_lines.order_date > as_of.window_start as is_in_12m
+        order_lines.order_date > as_of.window_12m_start as is_in_12m
 
     from order_lines
     cross join as_of

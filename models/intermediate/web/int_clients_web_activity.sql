@@ -18,11 +18,7 @@ hits as (
 
 as_of as (
 
-    select
-        as_of_date,
-        cast({{ dbt.dateadd('month', -12, 'as_of_date') }} as date) as window_start
-
-    from {{ ref('int_as_of_date') }}
+    {{ as_of_windows(ref('int_as_of_date')) }}
 
 ),
 
@@ -40,7 +36,7 @@ client_sessions as (
         sessions.transactions,
         sessions.country,
         sessions.city,
-        sessions.session_date > as_of.window_start as is_in_12m,
+        sessions.session_date > as_of.window_12m_start as is_in_12m,
         sessions.device_category in ('mobile', 'tablet') as is_mobile_device,
         coalesce(sessions.campaign, '(not set)') != '(not set)' as is_campaign_session
 
