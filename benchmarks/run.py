@@ -187,7 +187,8 @@ def work_stage(settings, lake) -> dict[str, Any]:
     from c360 import pipeline
     from c360.spark import local_session
 
-    spark, jvm_seconds = _timed(lambda: local_session(settings))
+    small = pipeline.stage_input_is_small(lake)  # as `c360 stage` starts its JVM (C1 alone for a small input)
+    spark, jvm_seconds = _timed(lambda: local_session(settings, small_input=small))
     marks: list[tuple[str, float]] = []
     start = time.perf_counter()
     audits = pipeline.stage(settings, lake, progress=lambda name: marks.append((name, time.perf_counter())))
@@ -208,6 +209,7 @@ def work_stage(settings, lake) -> dict[str, Any]:
         "rows": sum(j["rows"] for j in jobs.values()),
         "jobs": jobs,
         "driver_memory": settings.spark_driver_memory,
+        "compilers": "C1" if small else "C1+C2",
     }
 
 
@@ -321,6 +323,7 @@ def work_incremental(settings, lake) -> dict[str, Any]:
         "generate_seconds": gen_seconds,
         "stage_seconds": staged["seconds"],
         "stage_jobs": {name: job["seconds"] for name, job in staged["jobs"].items()},
+        "stage_compilers": staged["compilers"],
         "build_seconds": build_seconds,
         "build_breakdown": dbt_breakdown(settings),
         "seconds": gen_seconds + staged["seconds"] + build_seconds,
@@ -358,6 +361,7 @@ def work_fixed(settings, lake) -> dict[str, Any]:
     return {
         "stage_seconds": staged["seconds"],
         "stage_jvm_seconds": staged["jvm_seconds"],
+        "stage_compilers": staged["compilers"],
         "empty_build_seconds": empty_seconds,
         "empty_build_nodes": built.nodes,
         "empty_build_breakdown": breakdown,

@@ -100,9 +100,19 @@ of the JVM's CPU in a full scale-1 stage (51-54 of 149-157 s) compiling code tha
 hot (the rows of GA's parse, the transactions' extract) still reaches C2; the rest runs as C1 compiled it. The
 first compiler alone (``TieredStopAtLevel=1``) was slower: the heavy jobs need C2 (BENCHMARKS.md)."""
 
+QUICK_JIT_OPTIONS = "-XX:TieredStopAtLevel=1"
+"""HotSpot's first compiler (C1) alone, for a stage that reads little (an incremental day: see
+:func:`c360.pipeline.stage_input_is_small`). Such a run is the JVM's warm-up more than its data: Spark plans, compiles
+and serializes a few hundred small queries, and with both compilers the JVM spent 25 of a scale-1 day's 36 s of
+compile time on them (C2 18 s, C1's profiled code 7 s) beside the work on 2 cores. C1 alone compiles less and its
+code runs without profiling: the day's stage 10-15% shorter; a full stage 15-30% longer (GA's parse and the
+transactions' extract need C2), hence only for small input (BENCHMARKS.md, twenty-fourth session)."""
 
-def local_session(settings: Settings) -> SparkSession:
-    """Start (or reuse) the local session with settings that suit a laptop and a 2-core CI machine."""
+
+def local_session(settings: Settings, small_input: bool = False) -> SparkSession:
+    """Start (or reuse) the local session with settings that suit a laptop and a 2-core CI machine. A new JVM
+    compiles with :data:`QUICK_JIT_OPTIONS` when ``small_input`` (the stage ahead reads little), else with
+    :data:`JIT_OPTIONS`; a session already running is reused as it is."""
     _check_java(settings.java_home)
     os.environ["JAVA_HOME"] = settings.java_home
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -125,7 +135,8 @@ def local_session(settings: Settings) -> SparkSession:
         .config(
             "spark.driver.extraJavaOptions",
             # The parallel collector: batch jobs, throughput over pause times (~4% less stage time than G1).
-            f"-Dderby.system.home=/tmp -Dlog4j2.configurationFile={LOG4J} -XX:+UseParallelGC {JIT_OPTIONS}",
+            f"-Dderby.system.home=/tmp -Dlog4j2.configurationFile={LOG4J} -XX:+UseParallelGC "
+            + (QUICK_JIT_OPTIONS if small_input else JIT_OPTIONS),
         )
         .config("spark.driver.extraClassPath", str(local_fs_jar(settings.java_home)))
         .config("spark.hadoop.fs.file.impl", LOCAL_FS_CLASS)

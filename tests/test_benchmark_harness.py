@@ -93,6 +93,9 @@ def test_harness_writes_every_section_with_numbers(tmp_path: Path) -> None:
     (fixed,) = results["fixed"]
     assert fixed["empty_build_nodes"] == results["build"][0]["nodes"] > 100, fixed
     assert 0 < fixed["stage_jvm_seconds"] < fixed["stage_seconds"]
+    # the stages start their JVM as `c360 stage` does: both compilers for the history, C1 alone after it
+    stage_compilers = (results["stage"][0]["compilers"], results["incremental"][0]["stage_compilers"])
+    assert (*stage_compilers, fixed["stage_compilers"]) == ("C1+C2", "C1", "C1")
     # its scratch lake is gone
     assert not (tmp_path / "work" / "scale-0.01-run-0" / "fixed-costs-lake").exists()
     (build,) = results["build"]  # the threads the build's own results show: the profile's (default 2)

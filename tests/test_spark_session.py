@@ -21,6 +21,8 @@ def test_a_background_start_hands_its_session_to_the_stage(spark, tmp_path: Path
     thread.join(timeout=120)
     assert not thread.is_alive()
     assert local_session(settings) is spark
+    # a running JVM is reused, whatever it compiles with
+    assert local_session(settings, small_input=True) is spark
 
 
 def test_a_background_start_that_fails_is_reported_by_the_stages_call(tmp_path: Path) -> None:
@@ -40,7 +42,17 @@ from c360.spark import local_session, session_running, stop_local_session
 
 settings = Settings().with_overrides(lake=sys.argv[1])
 seen = {"before": session_running()}
+
+
+def compiler_level(spark):
+    jvm = spark.sparkContext._jvm
+    hotspot = jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean")
+    bean = jvm.java.lang.management.ManagementFactory.getPlatformMXBean(hotspot)
+    return bean.getVMOption("TieredStopAtLevel").getValue()
+
+
 spark = local_session(settings)
+seen["first_level"] = compiler_level(spark)
 seen["count"] = spark.range(7).count()
 # a job of Python tasks: the JVM connects to pyspark's accumulator server, as the stage jobs' Python readers do
 seen["python_sum"] = spark.sparkContext.parallelize(range(4), 2).map(lambda x: x + 1).sum()
@@ -55,8 +67,9 @@ try:
     seen["first_jvm"] = "running"
 except ProcessLookupError:
     seen["first_jvm"] = "ended"
-spark = local_session(settings)  # a new session, in a new JVM
+spark = local_session(settings, small_input=True)  # a new session, in a new JVM, for a stage of little input
 seen["again"] = spark.range(5).count()
+seen["second_level"] = compiler_level(spark)
 seen["new_jvm"] = SparkContext._gateway.proc.pid != first
 second = SparkContext._gateway.proc.pid
 stop_local_session()
@@ -68,6 +81,8 @@ print(json.dumps(seen))
 
 
 def test_stopping_the_local_session_ends_its_jvm_and_a_new_one_can_start(tmp_path: Path) -> None:
+    """Stopping the session ends its JVM and a new session starts another one, which compiles with C1 alone
+    when the stage ahead reads little."""
     # In a process of its own: the test session's JVM (the spark fixture) must not be stopped.
     result = subprocess.run(
         [sys.executable, "-c", STOP_SCRIPT, str(tmp_path / "lake")],
@@ -82,6 +97,8 @@ def test_stopping_the_local_session_ends_its_jvm_and_a_new_one_can_start(tmp_pat
     assert seen["count"] == 7 and seen["python_sum"] == 10
     assert seen["stopped"] is True and seen["first_jvm"] == "ended"
     assert seen["again"] == 5 and seen["new_jvm"] is True
+    # C2 and C1 (HotSpot's tiers up to 4) for a stage of unknown or large input; C1 alone (tier 1) for a small one
+    assert (seen["first_level"], seen["second_level"]) == ("4", "1")
     for pid in seen["pids"]:  # no JVM outlives its stop (nor the script)
         assert not Path(f"/proc/{pid}").exists()
     # A quiet stop: pyspark's accumulator server reads no end of stream from the ended JVM (it printed an EOFError

@@ -1,0 +1,77 @@
+"""How much a stage will read, told from the lake before Spark starts (``c360 stage`` picks the JVM's compilers by
+it). The bookmarks here are written in the jobs' formats by hand; ``tests/test_end_to_end.py`` checks the same on
+the bookmarks real stage jobs write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from c360.pipeline import STAGE_JOBS, stage_input_is_small, unstaged_raw_bytes
+from c360.storage import Lake
+from spark_jobs.common.session import SMALL_INPUT_BYTES
+
+
+def write_raw(lake: Lake, relative: str, size: int) -> None:
+    path = Path(lake.uri("raw", relative))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+
+
+def write_bookmarks(lake: Lake, staged: dict[str, dict[str, int]]) -> None:
+    """A bookmark for every stage job: ``staged`` maps a file source to {path below its raw folder: size}; the
+    database's job keeps a high-water mark instead of files."""
+    folder = Path(lake.uri("logs", "bookmarks"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for job in STAGE_JOBS:
+        source = job.removeprefix("stage_")
+        if source == "transactions":
+            document: dict = {"source": source, "table": "public.transactions", "last_value": 9}
+        else:
+            files = {
+                key: {"size": size, "modified_ms": 1, "partitions": [], "batch_id": "b"}
+                for key, size in staged.get(source, {}).items()
+            }
+            document = {"version": 1, "source": source, "files": files, "inputs": {}}
+        (folder / f"{source}.json").write_text(json.dumps(document))
+
+
+def test_a_lake_without_bookmarks_is_read_whole(lake: Lake) -> None:
+    write_raw(lake, "crm/ingest_date=2025-01-01/crm.jsonl", 10)
+    assert unstaged_raw_bytes(lake) is None
+    assert not stage_input_is_small(lake)
+
+
+def test_a_job_without_its_bookmark_makes_the_input_unknown(lake: Lake) -> None:
+    write_bookmarks(lake, {})
+    Path(lake.uri("logs", "bookmarks", "transactions.json")).unlink()
+    assert unstaged_raw_bytes(lake) is None
+    assert not stage_input_is_small(lake)
+
+
+def test_only_files_no_bookmark_holds_in_their_size_count(lake: Lake) -> None:
+    write_raw(lake, "crm/ingest_date=2025-01-01/crm_1.jsonl", 100)  # staged
+    write_raw(lake, "crm/ingest_date=2025-01-02/crm_2.jsonl", 30)  # new
+    write_raw(lake, "ga_sessions/ingest_date=2025-01-01/ga_1.json.gz", 70)  # staged at another size: changed
+    write_raw(lake, "mainframe/account/ingest_date=2025-01-01/acct_1.dat", 50)  # staged, below two folders
+    write_raw(lake, "crm/ingest_date=2025-01-01/_crm_1.jsonl.tmp", 1000)  # hidden: no job reads it
+    write_bookmarks(
+        lake,
+        {
+            "crm_customers": {"ingest_date=2025-01-01/crm_1.jsonl": 100},
+            "ga_sessions": {"ingest_date=2025-01-01/ga_1.json.gz": 60},
+            "accounts": {"ingest_date=2025-01-01/acct_1.dat": 50},
+        },
+    )
+    assert unstaged_raw_bytes(lake) == 30 + 70
+    assert stage_input_is_small(lake)
+    assert not stage_input_is_small(lake, full_refresh=True)  # every file is read again
+
+
+@pytest.mark.parametrize(("new_bytes", "small"), [(SMALL_INPUT_BYTES - 1, True), (SMALL_INPUT_BYTES, False)])
+def test_small_means_below_the_small_input_bytes_of_the_jobs(lake: Lake, new_bytes: int, small: bool) -> None:
+    write_raw(lake, "retail_orders/ingest_date=2025-01-02/retail_orders.csv", new_bytes)
+    write_bookmarks(lake, {})
+    assert stage_input_is_small(lake) is small
