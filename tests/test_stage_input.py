@@ -4,7 +4,6 @@ the bookmarks real stage jobs write."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,12 @@ from spark_jobs.common.session import SMALL_INPUT_BYTES
 
 
 def write_raw(lake: Lake, relative: str, size: int) -> None:
-    path = Path(lake.uri("raw", relative))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x" * size)
+    lake.write_bytes(lake.uri("raw", relative), b"x" * size)
 
 
 def write_bookmarks(lake: Lake, staged: dict[str, dict[str, int]]) -> None:
     """A bookmark for every stage job: ``staged`` maps a file source to {path below its raw folder: size}; the
     database's job keeps a high-water mark instead of files."""
-    folder = Path(lake.uri("logs", "bookmarks"))
-    folder.mkdir(parents=True, exist_ok=True)
     for job in STAGE_JOBS:
         source = job.removeprefix("stage_")
         if source == "transactions":
@@ -35,7 +30,7 @@ def write_bookmarks(lake: Lake, staged: dict[str, dict[str, int]]) -> None:
                 for key, size in staged.get(source, {}).items()
             }
             document = {"version": 1, "source": source, "files": files, "inputs": {}}
-        (folder / f"{source}.json").write_text(json.dumps(document))
+        lake.write_json(lake.uri("logs", "bookmarks", f"{source}.json"), document)
 
 
 def test_a_lake_without_bookmarks_is_read_whole(lake: Lake) -> None:
@@ -51,7 +46,20 @@ def test_a_job_without_its_bookmark_makes_the_input_unknown(lake: Lake) -> None:
     assert not stage_input_is_small(lake)
 
 
-def test_only_files_no_bookmark_holds_in_their_size_count(lake: Lake) -> None:
+@pytest.fixture(params=["local", "s3"])
+def any_lake(request: pytest.FixtureRequest, lake: Lake) -> Lake:
+    """The lake of the test, in a local folder or in S3 (moto over HTTP)."""
+    if request.param == "local":
+        return lake
+    import boto3
+
+    request.getfixturevalue("aws_env")
+    boto3.client("s3").create_bucket(Bucket="c360-stage-input")
+    return Lake("s3://c360-stage-input/lake")
+
+
+def test_only_files_no_bookmark_holds_in_their_size_count(any_lake: Lake) -> None:
+    lake = any_lake
     write_raw(lake, "crm/ingest_date=2025-01-01/crm_1.jsonl", 100)  # staged
     write_raw(lake, "crm/ingest_date=2025-01-02/crm_2.jsonl", 30)  # new
     write_raw(lake, "ga_sessions/ingest_date=2025-01-01/ga_1.json.gz", 70)  # staged at another size: changed
