@@ -105,8 +105,9 @@ QUICK_JIT_OPTIONS = "-XX:TieredStopAtLevel=1"
 :func:`c360.pipeline.stage_input_is_small`). Such a run is the JVM's warm-up more than its data: Spark plans, compiles
 and serializes a few hundred small queries, and with both compilers the JVM spent 25 of a scale-1 day's 36 s of
 compile time on them (C2 18 s, C1's profiled code 7 s) beside the work on 2 cores. C1 alone compiles less and its
-code runs without profiling: the day's stage 10-15% shorter; a full stage 15-30% longer (GA's parse and the
-transactions' extract need C2), hence only for small input (BENCHMARKS.md, twenty-fourth session)."""
+code runs without profiling: a day's stage 9-15% shorter at scales 1 and 10. A full stage takes 15-30% longer
+(GA's parse and the transactions' extract need C2), and so does a day at scale 100 (its merges with tables of
+500,000 rows), hence only for small input (BENCHMARKS.md, twenty-fourth session)."""
 
 
 def local_session(settings: Settings, small_input: bool = False) -> SparkSession:

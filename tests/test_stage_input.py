@@ -83,3 +83,16 @@ def test_small_means_below_the_small_input_bytes_of_the_jobs(lake: Lake, new_byt
     write_raw(lake, "retail_orders/ingest_date=2025-01-02/retail_orders.csv", new_bytes)
     write_bookmarks(lake, {})
     assert stage_input_is_small(lake) is small
+
+
+def test_a_batch_counts_with_the_whole_table_it_is_merged_into(lake: Lake) -> None:
+    """A line source merges its batch with its whole stage table (a large table makes a large stage, however
+    small the batch); GA and the transactions read back only the months a batch touches."""
+    write_bookmarks(lake, {})
+    lake.write_bytes(lake.uri("stage", "crm_customers", "part-0.parquet"), b"x" * SMALL_INPUT_BYTES)
+    write_raw(lake, "ga_sessions/ingest_date=2025-01-02/ga_sessions_20250102.json.gz", 10)
+    write_raw(lake, "mainframe/account/ingest_date=2025-01-02/account_20250102.dat", 0)  # an empty increment
+    write_raw(lake, "account/ingest_date=2025-01-02/account_20250102.dat", 0)
+    assert stage_input_is_small(lake)
+    write_raw(lake, "crm/ingest_date=2025-01-02/crm_20250102.jsonl", 10)
+    assert not stage_input_is_small(lake)
