@@ -13,7 +13,7 @@ from c360.build_state import preserved_marts, recorded_build
 from c360.dbt_runner import PIPELINE_BUILD_ARGS, BuildResult, run_dbt
 from c360.export.dynamodb import ExportResult, export_items
 from c360.settings import Settings
-from c360.storage import FileInfo, Lake
+from c360.storage import FileInfo, Lake, LakeError
 
 STEPS = ("generate", "stage", "build", "export")
 
@@ -97,14 +97,27 @@ def unstaged_raw_bytes(lake: Lake) -> int | None:
 
 
 def _unstaged_raw_files(lake: Lake) -> list[FileInfo] | None:
+    """The raw files no bookmark holds; None when a job will stage its whole input anyway: it has no bookmark, an
+    unreadable one, or one its stage code has changed since (the job's own rules, :mod:`spark_jobs.common`)."""
+    from spark_jobs.common.code_version import stage_code_fingerprint
+
     folder = lake.uri("logs", "bookmarks")
-    documents = {
-        posixpath.basename(f.uri).removesuffix(".json"): lake.read_json(f.uri)
-        for f in lake.list_files(folder, ".json")
-        if posixpath.dirname(f.uri) == folder
-    }
-    if any(job.removeprefix("stage_") not in documents for job in STAGE_JOBS):
-        return None
+    documents = {}
+    for f in lake.list_files(folder, ".json"):
+        if posixpath.dirname(f.uri) == folder:
+            try:
+                documents[posixpath.basename(f.uri).removesuffix(".json")] = lake.read_json(f.uri)
+            except (ValueError, OSError, LakeError):
+                return None
+    for source in (job.removeprefix("stage_") for job in STAGE_JOBS):
+        document = documents.get(source)
+        if not isinstance(document, dict):
+            return None
+        # a file bookmark keeps the code among its inputs, the database's bookmark beside its high-water mark
+        inputs = document.get("inputs")
+        code = inputs.get("code") if isinstance(inputs, dict) else document.get("code")
+        if code != stage_code_fingerprint(source):
+            return None
     staged = {
         (key, entry.get("size"))
         for document in documents.values()
@@ -142,10 +155,11 @@ def merging_line_sources() -> dict[str, str]:
 def stage_input_is_small(lake: Lake, full_refresh: bool = False) -> bool:
     """Whether the stage ahead reads little, told from the lake before Spark starts: every stage job has run
     before, and the raw files new since (:func:`unstaged_raw_bytes`) plus the stage tables they are merged with
-    whole (:func:`merging_line_sources`) come to less than ``SMALL_INPUT_BYTES``. An incremental day does at
-    scales 1 and 10 (2 and 11 MB), not at 100 (22 MB of new files, 120 MB of tables), nor does a small batch
-    into a large lake. The local JVM then compiles with C1 alone (:data:`c360.spark.QUICK_JIT_OPTIONS`): a day
-    10-15% faster at scales 1 and 10, 20-30% slower at scale 100 (BENCHMARKS.md). New rows of the source
+    whole (:func:`merging_line_sources`) come to less than ``SMALL_INPUT_BYTES``. An incremental day stays below
+    it at scales 1 and 10 (2 and 11 MB), not at 100 (22 MB of new files, 120 MB of tables), nor does a small batch
+    into a large lake or a run after the stage code changed. The local JVM then compiles with C1 alone
+    (:data:`c360.spark.QUICK_JIT_OPTIONS`): a day 9-15% faster at scales 1 and 10, 20-30% slower at scale 100
+    (BENCHMARKS.md). New rows of the source
     database are not counted (only its job asks the database): a large batch of them alone would run with C1,
     slower but the same. The choice changes how fast the JVM runs, never what it stages."""
     from spark_jobs.common.session import SMALL_INPUT_BYTES

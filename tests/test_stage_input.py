@@ -10,6 +10,7 @@ import pytest
 
 from c360.pipeline import STAGE_JOBS, stage_input_is_small, unstaged_raw_bytes
 from c360.storage import Lake
+from spark_jobs.common.code_version import stage_code_fingerprint
 from spark_jobs.common.session import SMALL_INPUT_BYTES
 
 
@@ -22,14 +23,15 @@ def write_bookmarks(lake: Lake, staged: dict[str, dict[str, int]]) -> None:
     database's job keeps a high-water mark instead of files."""
     for job in STAGE_JOBS:
         source = job.removeprefix("stage_")
+        code = stage_code_fingerprint(source)
         if source == "transactions":
-            document: dict = {"source": source, "table": "public.transactions", "last_value": 9}
+            document: dict = {"source": source, "table": "public.transactions", "last_value": 9, "code": code}
         else:
             files = {
                 key: {"size": size, "modified_ms": 1, "partitions": [], "batch_id": "b"}
                 for key, size in staged.get(source, {}).items()
             }
-            document = {"version": 1, "source": source, "files": files, "inputs": {}}
+            document = {"version": 1, "source": source, "files": files, "inputs": {"code": code}}
         lake.write_json(lake.uri("logs", "bookmarks", f"{source}.json"), document)
 
 
@@ -56,6 +58,30 @@ def any_lake(request: pytest.FixtureRequest, lake: Lake) -> Lake:
     request.getfixturevalue("aws_env")
     boto3.client("s3").create_bucket(Bucket="c360-stage-input")
     return Lake("s3://c360-stage-input/lake")
+
+
+@pytest.mark.parametrize(
+    ("source", "document"),
+    [
+        ("accounts", "{not json"),  # unreadable: the job stages every file again
+        (
+            "crm_customers",
+            '{"version": 1, "source": "crm_customers", "files": {}, "inputs": {"code": "old"}}',
+        ),
+        (
+            "transactions",
+            '{"source": "transactions", "last_value": 9, "code": "old"}',
+        ),  # extracts every row again
+    ],
+)
+def test_a_bookmark_unreadable_or_of_other_stage_code_makes_the_input_unknown(
+    lake: Lake, source: str, document: str
+) -> None:
+    write_bookmarks(lake, {})
+    assert unstaged_raw_bytes(lake) == 0
+    lake.write_bytes(lake.uri("logs", "bookmarks", f"{source}.json"), document.encode())
+    assert unstaged_raw_bytes(lake) is None
+    assert not stage_input_is_small(lake)
 
 
 def test_only_files_no_bookmark_holds_in_their_size_count(any_lake: Lake) -> None:
