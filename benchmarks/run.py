@@ -191,7 +191,9 @@ def work_stage(settings, lake) -> dict[str, Any]:
     spark, jvm_seconds = _timed(lambda: local_session(settings, small_input=small))
     marks: list[tuple[str, float]] = []
     start = time.perf_counter()
-    audits = pipeline.stage(settings, lake, progress=lambda name: marks.append((name, time.perf_counter())))
+    audits = pipeline.stage(
+        settings, lake, progress=lambda name: marks.append((name, time.perf_counter())), small_input=small
+    )
     end = time.perf_counter()
     spark.stop()
     raw = {a.source: a.raw_rows for a in audits}

@@ -139,17 +139,39 @@ def _parse_day(day: str | None) -> date | None:
 def generate(
     lake: LakeOption = None, scale: ScaleOption = None, seed: SeedOption = None, day: DayOption = None
 ) -> None:
-    """Simulate the source systems into the raw zone (the history, or one day with --day)."""
+    """Simulate the source systems into the raw zone (the history, or one day with --day). A day takes the scale
+    and seed of the lake's history unless they are given (then they must be the history's)."""
     from c360.services.source_db import source_database
 
     settings, store = _settings(lake, scale=scale, seed=seed)
     batch_day = _parse_day(day)
+    if batch_day is not None:
+        settings = _history_settings(
+            settings, store, scale_given=scale is not None, seed_given=seed is not None
+        )
     try:
         with source_database(settings.lake) as db:
             files = _step("Generating sources", lambda: pipeline.generate(settings, store, batch_day, db.dsn))
     except C360Error as exc:
         _fail(f"the transactions source database is not available: {exc}")
     _print_generated(files)
+
+
+def _history_settings(settings: Settings, store: Lake, *, scale_given: bool, seed_given: bool) -> Settings:
+    """The settings of a day's batch: the history's scale and seed where neither an option nor the environment
+    (``C360_SCALE``, ``C360_SEED``) gives one; an error when a given one differs from the history's."""
+    try:
+        history = pipeline.generated_history(store)
+        if history is not None:
+            scale, seed = history
+            settings = settings.with_overrides(
+                scale=None if scale_given or os.environ.get("C360_SCALE") else scale,
+                seed=None if seed_given or os.environ.get("C360_SEED") else seed,
+            )
+        pipeline.check_day_matches_history(settings, store)
+    except C360Error as exc:
+        _fail(str(exc))
+    return settings
 
 
 def _print_generated(files: list[pipeline.GeneratedFile]) -> None:

@@ -11,6 +11,7 @@ from datetime import date
 from c360.audit import SourceAudit, latest_audits
 from c360.build_state import preserved_marts, recorded_build
 from c360.dbt_runner import PIPELINE_BUILD_ARGS, BuildResult, run_dbt
+from c360.errors import C360Error
 from c360.export.dynamodb import ExportResult, export_items
 from c360.settings import Settings
 from c360.storage import FileInfo, Lake, LakeError
@@ -40,6 +41,8 @@ def generate(
     import importlib
     from concurrent.futures import ThreadPoolExecutor
 
+    if day is not None:
+        check_day_matches_history(settings, lake)
     lake.ensure_zones()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-transactions") as pool:
         loading = (
@@ -54,7 +57,45 @@ def generate(
             files += [GeneratedFile(name, uri, count) for uri, count in written]
         if loading is not None:
             files.append(loading.result())
+    if day is None:
+        lake.write_json(
+            lake.uri(*HISTORY_RECORD),
+            {"scale": settings.scale, "seed": settings.seed, "end_date": str(settings.end_date)},
+        )
     return files
+
+
+HISTORY_RECORD = ("logs", "generate", "history.json")
+"""Where ``generate`` records the scale and seed of the history it wrote: a day's batch must use the same ones (the
+same clients, accounts and visitors), so ``c360 generate --day`` takes them from here."""
+
+
+def generated_history(lake: Lake) -> tuple[float, int] | None:
+    """The (scale, seed) the lake's history was generated with; None when the lake has no generated history (an
+    empty lake, or raw files imported from the public datasets)."""
+    uri = lake.uri(*HISTORY_RECORD)
+    if not lake.exists(uri):
+        return None
+    try:
+        record = lake.read_json(uri)
+        return float(record["scale"]), int(record["seed"])
+    except (ValueError, TypeError, KeyError, OSError, LakeError) as exc:
+        raise C360Error(
+            f"{uri} is not a record of a generated history ({exc}); generate the history again"
+        ) from exc
+
+
+def check_day_matches_history(settings: Settings, lake: Lake) -> None:
+    """Refuse a day whose scale or seed differs from the history's: its clients, accounts and visitor map would
+    be another population's (a scale-1 day's map replaces a scale-10 lake's with a tenth of its links)."""
+    history = generated_history(lake)
+    if history is not None and history != (settings.scale, settings.seed):
+        scale, seed = history
+        raise C360Error(
+            f"this lake's history was generated at scale {scale} with seed {seed}; a day at scale "
+            f"{settings.scale} with seed {settings.seed} would not match its clients. Leave out --scale and --seed "
+            f"(and C360_SCALE, C360_SEED): a day takes the history's, or pass --scale {scale} --seed {seed}"
+        )
 
 
 def _load_transactions(settings: Settings, source_dsn: str, day: date | None) -> GeneratedFile:
@@ -181,11 +222,13 @@ def stage(
     lake: Lake,
     progress: Callable[[str], None] | None = None,
     full_refresh: bool = False,
+    small_input: bool | None = None,
 ) -> list[SourceAudit]:
     """Run every stage job in one local SparkSession (one JVM start for all of them). The jobs that read the
     source database get its connection (``C360_PG_DSN``, or the lake's local cluster, started for them). The file
     sources stage the files new since their last run and the database the rows after its bookmark; with
-    ``full_refresh``, every file and every row."""
+    ``full_refresh``, every file and every row. ``small_input`` is how a JVM started here compiles
+    (:func:`c360.spark.local_session`); None: :func:`stage_input_is_small` decides."""
     import importlib
     from contextlib import ExitStack
 
@@ -194,7 +237,9 @@ def stage(
     from spark_jobs.common.jdbc import JdbcSource
 
     lake.ensure_zones()
-    spark = local_session(settings, small_input=stage_input_is_small(lake, full_refresh))
+    if small_input is None:
+        small_input = stage_input_is_small(lake, full_refresh)
+    spark = local_session(settings, small_input=small_input)
     raw, stage_zone, logs = lake.uri("raw"), lake.uri("stage"), lake.uri("logs")
     with ExitStack() as services:
         database: SourceDatabase | None = None

@@ -122,3 +122,36 @@ def test_a_batch_counts_with_the_whole_table_it_is_merged_into(lake: Lake) -> No
     assert stage_input_is_small(lake)
     write_raw(lake, "crm/ingest_date=2025-01-02/crm_20250102.jsonl", 10)
     assert not stage_input_is_small(lake)
+
+
+def test_a_stage_asks_only_when_its_caller_has_not_decided(
+    settings, lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pipeline.stage(small_input=...)` starts its JVM as told (the harness has decided already, for the JVM it
+    times); without it, it asks :func:`stage_input_is_small` once."""
+    import c360.spark
+    from c360 import pipeline
+
+    class Started(Exception):
+        """Stops the stage where its session starts: the jobs are not what this is about."""
+
+    started: list[bool] = []
+    asked: list[bool] = []
+
+    def session(settings: object, small_input: bool = False) -> object:
+        started.append(small_input)
+        raise Started
+
+    def is_small(lake: Lake, full_refresh: bool = False) -> bool:
+        asked.append(full_refresh)
+        return True
+
+    monkeypatch.setattr(c360.spark, "local_session", session)
+    monkeypatch.setattr(pipeline, "stage_input_is_small", is_small)
+    for small_input in (False, True):
+        with pytest.raises(Started):
+            pipeline.stage(settings, lake, small_input=small_input)
+    assert (started, asked) == ([False, True], [])
+    with pytest.raises(Started):
+        pipeline.stage(settings, lake, full_refresh=True)
+    assert (started, asked) == ([False, True, True], [True])
