@@ -168,7 +168,7 @@ def _history_settings(settings: Settings, store: Lake, *, scale_given: bool, see
                 scale=None if scale_given or os.environ.get("C360_SCALE") else scale,
                 seed=None if seed_given or os.environ.get("C360_SEED") else seed,
             )
-        pipeline.check_day_matches_history(settings, store)
+        pipeline.check_day_matches_history(settings, history)
     except C360Error as exc:
         _fail(str(exc))
     return settings

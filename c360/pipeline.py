@@ -42,7 +42,7 @@ def generate(
     from concurrent.futures import ThreadPoolExecutor
 
     if day is not None:
-        check_day_matches_history(settings, lake)
+        check_day_matches_history(settings, generated_history(lake))
     lake.ensure_zones()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-transactions") as pool:
         loading = (
@@ -85,10 +85,10 @@ def generated_history(lake: Lake) -> tuple[float, int] | None:
         ) from exc
 
 
-def check_day_matches_history(settings: Settings, lake: Lake) -> None:
-    """Refuse a day whose scale or seed differs from the history's: its clients, accounts and visitor map would
-    be another population's (a scale-1 day's map replaces a scale-10 lake's with a tenth of its links)."""
-    history = generated_history(lake)
+def check_day_matches_history(settings: Settings, history: tuple[float, int] | None) -> None:
+    """Refuse a day whose scale or seed differs from the history's (:func:`generated_history`): its clients,
+    accounts and visitor map would be another population's (a scale-1 day's map replaces a scale-10 lake's with a
+    tenth of its links)."""
     if history is not None and history != (settings.scale, settings.seed):
         scale, seed = history
         raise C360Error(
